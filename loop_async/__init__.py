@@ -1,0 +1,67 @@
+"""loop-async: an asyncio SDK for the Loop Returns REST API.
+
+Start with :class:`LoopClient`; errors are in :mod:`loop_async.errors`, models in
+:mod:`loop_async.models`.
+"""
+
+from __future__ import annotations
+
+from loop_async._version import __version__
+from loop_async.client import LoopClient
+from loop_async.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConflictError,
+    DecodeError,
+    FieldProblem,
+    FieldValidationError,
+    LoopAPIError,
+    LoopError,
+    LoopTimeoutError,
+    NotFoundError,
+    PartialFailureError,
+    PermissionDeniedError,
+    RateLimitError,
+    RelNotAvailableError,
+    ResponseTooLargeError,
+    ServerError,
+    TransportError,
+    UnprocessableEntityError,
+    UnsafeLinkError,
+)
+from loop_async.ratelimit import LimiterState, RateLimiter, TokenBucketLimiter
+from loop_async.resources.returns import ActionResult
+from loop_async.retry import RetryPolicy
+from loop_async.transport import Response
+
+__all__ = [
+    "ActionResult",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "DecodeError",
+    "FieldProblem",
+    "FieldValidationError",
+    "LimiterState",
+    "LoopAPIError",
+    "LoopClient",
+    "LoopError",
+    "LoopTimeoutError",
+    "NotFoundError",
+    "PartialFailureError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RateLimiter",
+    "RelNotAvailableError",
+    "Response",
+    "ResponseTooLargeError",
+    "RetryPolicy",
+    "ServerError",
+    "TokenBucketLimiter",
+    "TransportError",
+    "UnprocessableEntityError",
+    "UnsafeLinkError",
+    "__version__",
+]

@@ -1,0 +1,156 @@
+"""The one place where JSON is turned into models and back.
+
+Two converters share one configuration: a fast one for the hot path, and one with detailed
+validation that runs only after the fast one has failed, to name the path of the bad field
+in the :class:`~loop_async.errors.DecodeError`.
+
+Rules (the API grows, and the SDK must not break when it does):
+
+- unknown keys are ignored;
+- unknown enum values decode to an :class:`~loop_async.models.OpenEnum` pseudo-member;
+- ``null`` for a collection decodes to an empty tuple; ``null`` for an optional field to ``None``;
+- integers stay integers (a ``bool`` or a float is not an int), money strings become ``Decimal``,
+  never ``float``.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.errors import BaseValidationError
+from cattrs.gen import make_dict_unstructure_fn
+
+from loop_async.errors import DecodeError
+from loop_async.models.common import ApiErrorEntry
+
+__all__ = ["converter", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+
+def _structure_int(value: object, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _structure_float(value: object, _: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _structure_str(value: object, _: type) -> str:
+    # Identifiers such as zip codes sometimes arrive as numbers; keep them as text.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _structure_decimal(value: object, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(f"expected a decimal string, got {type(value).__name__}")
+    try:
+        # str() first: Decimal(0.1) would carry the binary float's error into the amount.
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"not a decimal number: {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"not a finite decimal number: {value!r}")
+    return result
+
+
+def _structure_datetime(value: object, _: type) -> datetime:
+    """ISO 8601 or Loop's ``YYYY-MM-DD HH:MM:SS``; a time without an offset is taken as UTC."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a date-time string, got {type(value).__name__}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"  # Python 3.10's fromisoformat does not read "Z"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _is_variadic_tuple(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _configure(conv: cattrs.Converter) -> cattrs.Converter:
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
+    conv.register_structure_hook(Any, lambda value, _: value)
+
+    def tuple_or_empty(tp: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
+        inner = homogenous_tuple_structure_factory(tp, conv)
+
+        def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+            if value is None:
+                return ()
+            if not isinstance(value, list | tuple):  # a str or dict is iterable too: refuse
+                raise TypeError(f"expected a list, got {type(value).__name__}")
+            result: tuple[Any, ...] = inner(value, tp)
+            return result
+
+        return structure_tuple
+
+    conv.register_structure_hook_factory(_is_variadic_tuple, tuple_or_empty)
+    # ``field`` is ours (from validation-error maps), not Loop's: leave it out when unset.
+    conv.register_unstructure_hook(
+        ApiErrorEntry, make_dict_unstructure_fn(ApiErrorEntry, conv, _cattrs_omit_if_default=True)
+    )
+    return conv
+
+
+_fast = _configure(cattrs.Converter(detailed_validation=False))
+_detailed = _configure(cattrs.Converter(detailed_validation=True))
+
+#: The converter used for every model. Register hooks for your own types on it if needed.
+converter = _fast
+
+
+def structure(data: Any, cls: type[T], *, what: str | None = None) -> T:
+    """Decode JSON-shaped ``data`` into ``cls``, or raise :class:`DecodeError` naming the bad path."""
+    try:
+        return _fast.structure(data, cls)
+    except Exception:  # noqa: BLE001 - any failure here is re-diagnosed below
+        pass
+    name = what or getattr(cls, "__name__", str(cls))
+    try:
+        _detailed.structure(data, cls)
+    except BaseValidationError as exc:
+        problems = cattrs.transform_error(exc, path="$")
+        raise DecodeError(f"cannot decode {name}: " + "; ".join(problems[:10])) from None
+    except Exception as exc:  # noqa: BLE001 - junk must become DecodeError, never leak
+        raise DecodeError(f"cannot decode {name}: {type(exc).__name__}: {exc}") from None
+    # The detailed converter accepted what the fast one refused: should not happen.
+    raise DecodeError(f"cannot decode {name}")
+
+
+def unstructure(obj: Any) -> Any:
+    """Encode a model back into JSON-shaped data (tuples become lists when serialised)."""
+    return _fast.unstructure(obj)

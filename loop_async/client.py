@@ -1,0 +1,151 @@
+"""``LoopClient``: the entry point. Owns one transport and exposes the API as resources."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from loop_async._version import __version__
+from loop_async.errors import FieldProblem, FieldValidationError
+from loop_async.ratelimit import RateLimiter, TokenBucketLimiter
+from loop_async.resources.draft_returns import DraftReturnsResource
+from loop_async.resources.returns import ReturnsResource
+from loop_async.retry import RetryPolicy
+from loop_async.transport import _MISSING, Response, Transport
+
+__all__ = ["DEFAULT_BASE_URL", "LoopClient"]
+
+DEFAULT_BASE_URL = "https://api.loopreturns.com"
+_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+USER_AGENT = f"loop-async/{__version__} aiohttp/{aiohttp.__version__} python/{_PYTHON}"
+
+
+def _validate_options(api_key: str, base: URL, max_concurrency: int, max_retries: int) -> None:
+    problems = []
+    if not isinstance(api_key, str) or not api_key.strip():
+        problems.append(FieldProblem("api_key", "must be a non-empty string"))
+    elif any(c in api_key for c in "\r\n\x00"):
+        problems.append(FieldProblem("api_key", "must not contain CR, LF or NUL (header injection)"))
+    if base.scheme not in ("http", "https") or not base.host:
+        problems.append(FieldProblem("base_url", f"must be an absolute http(s) URL, got {str(base)!r}"))
+    if base.user is not None or base.password is not None or base.query_string or base.fragment:
+        problems.append(FieldProblem("base_url", "must not carry user info, a query or a fragment"))
+    if max_concurrency < 1:
+        problems.append(FieldProblem("max_concurrency", f"must be at least 1, got {max_concurrency}"))
+    if max_retries < 0:
+        problems.append(FieldProblem("max_retries", f"must be 0 or more, got {max_retries}"))
+    if problems:
+        raise FieldValidationError(problems, action="LoopClient")
+
+
+class LoopClient:
+    """An asyncio client for the Loop Returns API.
+
+    Use it as ``async with LoopClient(api_key) as loop: ...``, or create it and ``await
+    loop.aclose()`` when done. Its aiohttp session is created on first use inside the running
+    event loop; pass ``session=`` to use your own (which the client then never closes).
+
+    Options: ``base_url`` and ``api_version`` (``v1``, or a date version such as ``2026-07``)
+    make the API root ``{base_url}/api/{api_version}``; ``timeout`` (seconds per attempt, or
+    an :class:`aiohttp.ClientTimeout`); ``max_retries`` (see :mod:`loop_async.retry`);
+    ``max_concurrency`` (requests in flight at once); ``rate_limit`` (requests per minute for
+    this key, default Loop's 300; ``None`` turns client-side limiting off);
+    ``rate_limiter`` (any :class:`~loop_async.ratelimit.RateLimiter`, e.g. one shared by
+    several clients of the same key; overrides ``rate_limit``); ``max_response_bytes``.
+
+    Resources: :attr:`returns`, :attr:`draft_returns`.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | URL = DEFAULT_BASE_URL,
+        api_version: str = "v1",
+        timeout: float | aiohttp.ClientTimeout = 30.0,
+        max_retries: int = 3,
+        max_concurrency: int = 32,
+        rate_limit: float | None = 300,
+        rate_limiter: RateLimiter | None = None,
+        retry_policy: RetryPolicy | None = None,
+        max_response_bytes: int = 16 * 1024 * 1024,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        base = URL(str(base_url))
+        _validate_options(api_key, base, max_concurrency, max_retries)
+        api_root = base.with_path(base.path.rstrip("/") + "/api/" + api_version.strip("/"))
+        if rate_limiter is None and rate_limit is not None:
+            rate_limiter = TokenBucketLimiter(rate_limit)
+        client_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
+        self.api_version = api_version
+        self._transport = Transport(
+            api_key=api_key,
+            api_root=api_root,
+            timeout=client_timeout,
+            retry=retry_policy or RetryPolicy(max_retries=max_retries),
+            limiter=rate_limiter,
+            max_concurrency=max_concurrency,
+            max_response_bytes=max_response_bytes,
+            user_agent=USER_AGENT,
+            session=session,
+        )
+        self.returns = ReturnsResource(self._transport)
+        self.draft_returns = DraftReturnsResource(self._transport)
+
+    @property
+    def base_url(self) -> URL:
+        """The API root every path is relative to, e.g. ``https://api.loopreturns.com/api/v1``."""
+        return self._transport.api_root
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The limiter in use (``None`` when client-side rate limiting is off)."""
+        return self._transport.limiter
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """Requests sent (every attempt) and retries made, since the client was created."""
+        return {"requests": self._transport.requests_sent, "retries": self._transport.retries}
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._transport.closed
+
+    async def request(
+        self,
+        method: str,
+        path: str | URL,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = _MISSING,
+        retry_unsafe: bool = False,
+    ) -> Response:
+        """Send any request to the API (a path relative to :attr:`base_url`) and get the raw response.
+
+        The escape hatch for endpoints the SDK does not wrap; retries, limits and error
+        mapping apply as to every call.
+        """
+        target = self._transport.url(*str(path).strip("/").split("/")) if isinstance(path, str) else path
+        return await self._transport.request(method, target, params=params, json=json, retry_unsafe=retry_unsafe)
+
+    async def aclose(self) -> None:
+        """Close the client's own session (not one that was passed in). Idempotent."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> LoopClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<LoopClient {str(self.base_url)!r} api_key='***' {state}>"

@@ -1,0 +1,314 @@
+"""Every exception loop-async raises, in one hierarchy.
+
+::
+
+    LoopError
+    ├── TransportError ............... the request did not complete (connection refused, reset, ...)
+    │   └── LoopTimeoutError ......... also a builtin ``TimeoutError``
+    ├── LoopAPIError ................. Loop answered with an error (any status, even 200)
+    │   ├── BadRequestError .......... 400
+    │   ├── AuthenticationError ...... 401 (bad key *or* missing scope: Loop answers 401 for both)
+    │   ├── PermissionDeniedError .... 403
+    │   ├── NotFoundError ............ 404, and Loop's "no match" answers sent with status 200
+    │   ├── ConflictError ............ 409
+    │   ├── UnprocessableEntityError . 422
+    │   ├── RateLimitError ........... 429, with ``retry_after``
+    │   └── ServerError .............. 5xx
+    ├── PartialFailureError .......... a 2xx carrying ``errors[]``, raised only when asked (strict)
+    ├── DecodeError .................. the body is not what the reference promises (a ``ValueError``)
+    │   └── ResponseTooLargeError .... the body is larger than ``max_response_bytes``
+    ├── FieldValidationError ......... bad arguments, every problem listed, nothing sent (``ValueError``)
+    ├── RelNotAvailableError ......... the navigator has no link with that rel (a ``LookupError``)
+    ├── UnsafeLinkError .............. a link or redirect off the client's origin (``ValueError``)
+    └── ClientClosedError ............ the client was used after ``aclose()`` (a ``RuntimeError``)
+
+No exception text, ``repr`` or attribute holds the API key: requests are described by
+method and URL only, and the key travels in a header that is never copied into an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from yarl import URL
+
+if TYPE_CHECKING:
+    from loop_async.models import ApiErrorEntry
+    from loop_async.transport import Response
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "DecodeError",
+    "FieldProblem",
+    "FieldValidationError",
+    "LoopAPIError",
+    "LoopError",
+    "LoopTimeoutError",
+    "NotFoundError",
+    "PartialFailureError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RelNotAvailableError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "UnsafeLinkError",
+    "error_class_for_status",
+]
+
+
+class LoopError(Exception):
+    """Base class of every exception raised by loop-async."""
+
+
+class TransportError(LoopError):
+    """The request did not complete: no HTTP response was read.
+
+    ``request_sent`` is ``False`` when the request certainly never reached Loop (the
+    connection could not be opened), ``True`` or ``None`` when it may have: a non-idempotent
+    action in that state may have taken effect and is not retried automatically.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: URL | None = None,
+        request_sent: bool | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.request_sent = request_sent
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.url})" if self.method and self.url else ""
+        return f"{self.message}{where}"
+
+
+class LoopTimeoutError(TransportError, TimeoutError):
+    """The request timed out. Also a builtin :class:`TimeoutError`."""
+
+
+class LoopAPIError(LoopError):
+    """Loop answered with an error, whatever the HTTP status (Loop sends some with 200).
+
+    Attributes: ``status`` (HTTP status), ``code`` (the first of Loop's error codes) and
+    ``codes`` (all of them), ``message``, ``errors`` (the parsed ``errors[]`` entries),
+    ``method`` and ``url`` of the request, ``request_id`` when Loop sent one, and
+    ``response`` (status, headers, body) for anything else.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        codes: Sequence[str] = (),
+        errors: Sequence[ApiErrorEntry] = (),
+        method: str | None = None,
+        url: URL | None = None,
+        request_id: str | None = None,
+        response: Response | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.codes = tuple(codes)
+        self.errors = tuple(errors)
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        self.response = response
+
+    @property
+    def code(self) -> str | None:
+        """The first error code Loop sent, or ``None``."""
+        return self.codes[0] if self.codes else None
+
+    def __str__(self) -> str:
+        parts = [f"HTTP {self.status}"]
+        if self.codes:
+            parts.append(", ".join(self.codes))
+        head = " ".join(parts)
+        where = f" ({self.method} {self.url})" if self.method and self.url else ""
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"{head}: {self.message}{where}{rid}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, codes={self.codes!r}, message={self.message!r})"
+
+
+class BadRequestError(LoopAPIError):
+    """400: Loop rejected the request as malformed."""
+
+
+class AuthenticationError(LoopAPIError):
+    """401: the API key is wrong, or lacks the scope this action needs."""
+
+
+class PermissionDeniedError(LoopAPIError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(LoopAPIError):
+    """404, or Loop's "no match" answer that arrives with status 200."""
+
+
+class ConflictError(LoopAPIError):
+    """409: the resource is not in a state that allows this."""
+
+
+class UnprocessableEntityError(LoopAPIError):
+    """422: Loop understood the request and refused it (e.g. ``UNPROCESSABLE_RETURN``)."""
+
+
+class RateLimitError(LoopAPIError):
+    """429: over Loop's rate limit. ``retry_after`` is in seconds, when Loop said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(LoopAPIError):
+    """5xx: Loop failed. A POST that got one may still have taken effect."""
+
+
+class PartialFailureError(LoopError):
+    """A 2xx whose ``errors[]`` is not empty, raised only by strict calls.
+
+    ``resource`` holds the decoded data (for a navigator call, the new navigator), so nothing
+    that Loop sent is lost; ``errors`` holds the entries.
+    """
+
+    def __init__(self, errors: Sequence[ApiErrorEntry], resource: object) -> None:
+        self.errors = tuple(errors)
+        self.resource = resource
+        described = "; ".join(f"{e.code or 'error'}: {e.message or ''}".rstrip(": ") for e in self.errors)
+        super().__init__(f"the request succeeded with {len(self.errors)} error(s): {described}")
+
+
+class DecodeError(LoopError, ValueError):
+    """The body is not the JSON the API reference promises. ``excerpt`` shows its start."""
+
+    def __init__(self, message: str, *, excerpt: str | None = None, status: int | None = None) -> None:
+        self.excerpt = excerpt
+        self.status = status
+        text = message if excerpt is None else f"{message}; body starts: {excerpt!r}"
+        super().__init__(text)
+
+
+class ResponseTooLargeError(DecodeError):
+    """The body is larger than the client's ``max_response_bytes``; reading stopped there."""
+
+
+class FieldProblem:
+    """One bad argument or field: its ``name`` and what is wrong with it."""
+
+    __slots__ = ("message", "name")
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"FieldProblem({self.name!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FieldProblem) and (self.name, self.message) == (other.name, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.message))
+
+
+class FieldValidationError(LoopError, ValueError):
+    """Arguments failed validation before anything was sent. ``problems`` lists each one."""
+
+    def __init__(self, problems: Iterable[FieldProblem], *, action: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.action = action
+        lines = "\n".join(f"  - {p.name}: {p.message}" for p in self.problems)
+        head = f"invalid arguments for {action}" if action else "invalid arguments"
+        super().__init__(f"{head} ({len(self.problems)} problem(s), nothing was sent):\n{lines}")
+        for problem in self.problems:
+            # Python 3.11+: the per-field notes show in tracebacks, as attrs/cattrs do it.
+            add_note = getattr(self, "add_note", None)
+            if add_note is not None:
+                add_note(f"{problem.name}: {problem.message}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of the bad fields, in order."""
+        return tuple(p.name for p in self.problems)
+
+
+class RelNotAvailableError(LoopError, LookupError):
+    """No link with this rel is available now. ``available`` lists the rels that are."""
+
+    def __init__(self, rel: str, available: Sequence[str]) -> None:
+        self.rel = rel
+        self.available = tuple(available)
+        hint = did_you_mean(rel, self.available)
+        listed = ", ".join(self.available) if self.available else "none (the resource is terminal)"
+        suffix = f" Did you mean {hint!r}?" if hint else ""
+        super().__init__(f"rel {rel!r} is not available; available rels: {listed}.{suffix}")
+
+    def __str__(self) -> str:
+        # LookupError/KeyError-style quoting would hide the message; show it plainly.
+        return str(self.args[0])
+
+
+class UnsafeLinkError(LoopError, ValueError):
+    """A link, page URL or redirect points off the client's origin; nothing was sent there.
+
+    The API key travels in a header, so following such a URL would hand it to another host.
+    """
+
+    def __init__(self, url: URL | str, expected_origin: URL | str, reason: str = "") -> None:
+        self.url = str(url)
+        self.expected_origin = str(expected_origin)
+        why = f": {reason}" if reason else ""
+        super().__init__(
+            f"refusing to send a request to {self.url} (the client's origin is {self.expected_origin}){why}"
+        )
+
+
+class ClientClosedError(LoopError, RuntimeError):
+    """The client was used after ``aclose()``."""
+
+
+_STATUS_CLASSES: Mapping[int, type[LoopAPIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int | None) -> type[LoopAPIError]:
+    """The exception class for an HTTP status (``LoopAPIError`` when none fits)."""
+    if status is None:
+        return LoopAPIError
+    if status >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status, LoopAPIError)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to ``word``, if one is close enough to be a likely typo."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None

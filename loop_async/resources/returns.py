@@ -1,0 +1,212 @@
+"""Return actions: process, cancel, close, remove line items, flag, notes, deep links.
+
+Paths, methods and bodies follow ``ENDPOINTS.md``. Where Loop's guide and its reference
+disagree, the reference wins: notes are sent as ``content``, deep links take an order name
+and zip, ``cancel`` sends ``reason`` only when given, and ``flag`` sends no parameters (a
+reason is recorded as a note, as the guide recommends).
+
+None of these actions is idempotent and Loop has no idempotency key: a call that may have
+reached Loop (timeout after sending, 500, 502, 504) is *not* retried; see
+:mod:`loop_async.retry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from loop_async._convert import structure
+from loop_async._protocol import is_true_body
+from loop_async.errors import DecodeError, LoopError, UnprocessableEntityError
+from loop_async.models.returns import DeepLink, DeepLinkQR, Note
+from loop_async.resources._validate import Problems
+from loop_async.transport import _MISSING, Response, Transport
+
+__all__ = ["NOTE_MAX_LENGTH", "QR_IMAGE_TYPES", "ActionResult", "ReturnsResource"]
+
+NOTE_MAX_LENGTH = 255
+QR_IMAGE_TYPES = frozenset({"png", "eps", "svg"})
+
+
+@attrs.frozen(kw_only=True)
+class ActionResult:
+    """Loop accepted a return action (it answered ``true``). ``response`` is the raw answer."""
+
+    return_id: int
+    action: str
+    response: Response = attrs.field(repr=False)
+
+    @property
+    def queued(self) -> bool:
+        """``True`` for ``process``: accepted and queued, not finished (see webhooks)."""
+        return self.action == "process"
+
+
+@attrs.frozen
+class _NotesPage:
+    notes: tuple[Note, ...] = ()
+
+
+class ReturnsResource:
+    """``loop.returns``: actions on existing returns."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def _action(
+        self,
+        action: str,
+        return_id: int,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = _MISSING,
+    ) -> ActionResult:
+        url = self._transport.url("warehouse", "return", return_id, action)
+        response = await self._transport.request("POST", url, params=params, json=json)
+        if not is_true_body(response.data):
+            raise DecodeError(
+                f"{action}: expected Loop's success body true, got something else",
+                excerpt=response.content[:200].decode("utf-8", "replace"),
+                status=response.status,
+            )
+        return ActionResult(return_id=return_id, action=action, response=response)
+
+    async def process(self, return_id: int, details: Mapping[str, Any] | None = None) -> ActionResult:
+        """Process a return: trigger its refunds, exchanges or store credit.
+
+        Success means **queued**, not finished: the outcome arrives later by the webhook
+        ``return.closed`` or ``return.processing.failed``. ``details`` (optional key/values)
+        are added to any Shopify order that processing creates.
+        """
+        problems = Problems("returns.process")
+        problems.positive_id("return_id", return_id)
+        if details is not None and not isinstance(details, Mapping):
+            problems.add("details", f"must be a mapping of key/values, got {type(details).__name__}")
+        problems.raise_if_any()
+        return await self._action("process", return_id, json=dict(details) if details is not None else _MISSING)
+
+    async def cancel(self, return_id: int, reason: str | None = None) -> ActionResult:
+        """Cancel a return; the customer may return the same items again.
+
+        ``reason`` is sent (as the query parameter the guide documents) only when given.
+        """
+        problems = Problems("returns.cancel")
+        problems.positive_id("return_id", return_id)
+        problems.text("reason", reason, required=False)
+        problems.raise_if_any()
+        return await self._action("cancel", return_id, params={"reason": reason} if reason else None)
+
+    async def close(self, return_id: int) -> ActionResult:
+        """Close a return without outcomes (also in Shopify); its items cannot be returned again."""
+        problems = Problems("returns.close")
+        problems.positive_id("return_id", return_id)
+        problems.raise_if_any()
+        return await self._action("close", return_id)
+
+    async def remove_line_items(self, return_id: int, line_item_ids: Iterable[int]) -> ActionResult:
+        """Remove line items from a return.
+
+        **Warning:** this also processes and closes the return. Only items with a refund or
+        store-credit outcome qualify; others get a 422 (:class:`UnprocessableEntityError`).
+        """
+        ids = list(line_item_ids) if not isinstance(line_item_ids, int | str) else [line_item_ids]
+        problems = Problems("returns.remove_line_items")
+        problems.positive_id("return_id", return_id)
+        if not ids:
+            problems.add("line_item_ids", "must name at least one line item id")
+        for index, item in enumerate(ids):
+            problems.positive_id(f"line_item_ids[{index}]", item)
+        problems.raise_if_any()
+        joined = ",".join(str(i) for i in dict.fromkeys(ids))
+        return await self._action("remove", return_id, params={"line_item_id": joined})
+
+    async def flag(self, return_id: int, reason: str | None = None) -> ActionResult:
+        """Flag a return for review; automated processing stops until a person reviews it.
+
+        Loop's flag takes no parameters, so a ``reason`` is recorded as a note on the return
+        after the flag succeeds. If only the note fails, the error says that the return *was*
+        flagged (``flag_result`` on the exception holds the flag's result).
+        """
+        problems = Problems("returns.flag")
+        problems.positive_id("return_id", return_id)
+        problems.text("reason", reason, required=False, max_length=NOTE_MAX_LENGTH)
+        problems.raise_if_any()
+        result = await self._action("flag", return_id)
+        if reason and reason.strip():
+            try:
+                await self.create_note(return_id, reason)
+            except LoopError as exc:
+                exc.flag_result = result  # type: ignore[attr-defined]
+                if hasattr(exc, "add_note"):
+                    exc.add_note(f"return {return_id} WAS flagged; only recording the reason as a note failed")
+                raise
+        return result
+
+    async def list_notes(self, return_id: int) -> list[Note]:
+        """The notes on a return, oldest first; an empty list when there are none.
+
+        (Loop answers 422 when a return has no notes; that becomes ``[]``.)
+        """
+        problems = Problems("returns.list_notes")
+        problems.positive_id("return_id", return_id)
+        problems.raise_if_any()
+        url = self._transport.url("warehouse", "return", return_id, "notes")
+        try:
+            response = await self._transport.request("GET", url)
+        except UnprocessableEntityError:
+            return []
+        return list(structure(response.data, _NotesPage, what="notes").notes)
+
+    async def create_note(self, return_id: int, text: str) -> ActionResult:
+        """Add a note (1 to 255 characters) to a return's timeline. Sent as ``content``."""
+        problems = Problems("returns.create_note")
+        problems.positive_id("return_id", return_id)
+        problems.text("text", text, max_length=NOTE_MAX_LENGTH)
+        problems.raise_if_any()
+        return await self._action("note", return_id, json={"content": text})
+
+    async def deep_link(self, *, order_name: str, zip: str, gift: bool = False) -> DeepLink:
+        """A link that opens Loop's return flow for an order (scope Orders).
+
+        ``zip`` is the order's postal code, or its email or phone, per the shop's settings.
+        """
+        body = self._deep_link_body("returns.deep_link", order_name, zip, gift)
+        response = await self._transport.request("POST", self._transport.url("order", "link"), json=body)
+        return structure(response.data, DeepLink)
+
+    async def deep_link_qr(
+        self,
+        *,
+        order_name: str,
+        zip: str,
+        gift: bool = False,
+        image_type: str | None = None,
+        size: int | None = None,
+    ) -> DeepLinkQR:
+        """A QR code image (``png`` by default, or ``eps``/``svg``) for the order's deep link."""
+        body = self._deep_link_body("returns.deep_link_qr", order_name, zip, gift, image_type=image_type, size=size)
+        response = await self._transport.request("POST", self._transport.url("order", "qr"), json=body)
+        return structure(response.data, DeepLinkQR)
+
+    @staticmethod
+    def _deep_link_body(
+        action: str, order_name: str, zip: str, gift: bool, *, image_type: str | None = None, size: int | None = None
+    ) -> dict[str, Any]:
+        problems = Problems(action)
+        problems.text("order_name", order_name)
+        problems.text("zip", zip)
+        if not isinstance(gift, bool):
+            problems.add("gift", f"must be a bool, got {type(gift).__name__}")
+        if image_type is not None and image_type not in QR_IMAGE_TYPES:
+            problems.add("image_type", f"must be one of {sorted(QR_IMAGE_TYPES)}, got {image_type!r}")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+            problems.add("size", f"must be a positive integer, got {size!r}")
+        problems.raise_if_any()
+        body: dict[str, Any] = {"name": order_name, "zip": zip, "gift": gift}
+        if image_type is not None:
+            body["type"] = image_type
+        if size is not None:
+            body["size"] = size
+        return body

@@ -1,0 +1,342 @@
+"""The I/O layer: one aiohttp session, auth, limits, retries, and turning answers into errors.
+
+Everything that decides (retry or not, which error, is this body an error) is pure code in
+:mod:`loop_async.retry` and :mod:`loop_async._protocol`; this module only does the I/O and
+applies those decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from loop_async import _json
+from loop_async._protocol import build_api_error, parse_error_body, request_id_from
+from loop_async.errors import (
+    ClientClosedError,
+    DecodeError,
+    LoopTimeoutError,
+    ResponseTooLargeError,
+    TransportError,
+    UnsafeLinkError,
+)
+from loop_async.ratelimit import RateLimiter
+from loop_async.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
+
+__all__ = ["Response", "Transport"]
+
+logger = logging.getLogger("loop_async")
+
+_MISSING: Final = object()
+_MAX_REDIRECTS = 5
+_EXCERPT = 200
+
+
+@attrs.frozen(kw_only=True)
+class Response:
+    """The raw answer behind a result or an error: status, headers, body and timing.
+
+    ``data`` is the parsed JSON body (``None`` for an empty body).
+    """
+
+    method: str
+    url: URL
+    status: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    content: bytes = attrs.field(repr=False)
+    data: Any = attrs.field(repr=False)
+    request_id: str | None
+    attempts: int
+    elapsed: float
+
+
+class _Secret:
+    """Holds the API key so that no repr, log or traceback local shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+def _excerpt(content: bytes) -> str:
+    return content[:_EXCERPT].decode("utf-8", "replace")
+
+
+def origin_of(url: URL) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port: what must match before the key is sent somewhere."""
+    return (url.scheme, url.host, url.port)
+
+
+class Transport:
+    """Sends requests to one Loop origin with one API key. Used through :class:`LoopClient`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_root: URL,
+        timeout: aiohttp.ClientTimeout,
+        retry: RetryPolicy,
+        limiter: RateLimiter | None,
+        max_concurrency: int,
+        max_response_bytes: int,
+        user_agent: str,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.api_root = api_root
+        self.origin = api_root.origin()
+        self.retry = retry
+        self.limiter = limiter
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.max_concurrency = max_concurrency
+        self._secret = _Secret(api_key)
+        self._user_agent = user_agent
+        self._session = session
+        self._owns_session = session is None
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._closed = False
+        self.requests_sent = 0
+        self.retries = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("this LoopClient is closed; create a new one")
+        if self._session is None:
+            # Created lazily so that it binds to the running event loop.
+            connector = aiohttp.TCPConnector(limit=self.max_concurrency, limit_per_host=self.max_concurrency)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=False)
+        return self._session
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    # -- URLs ------------------------------------------------------------------------------
+
+    def url(self, *segments: str | int) -> URL:
+        """An API URL: the API root joined with path ``segments`` (each one escaped)."""
+        return self.api_root.joinpath(*(str(s) for s in segments))
+
+    def resolve(self, href: str | URL) -> URL:
+        """Resolve a link against the API root and refuse any URL off the client's origin."""
+        target = URL(href) if isinstance(href, str) else href
+        if not target.is_absolute():
+            target = self.api_root.join(target)
+        if target.user is not None or target.password is not None:
+            raise UnsafeLinkError(target.with_user(None), self.origin, "a URL with user info")
+        if origin_of(target) != origin_of(self.origin):
+            raise UnsafeLinkError(target, self.origin, "another origin would receive the API key")
+        return target
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = _MISSING,
+        retry_unsafe: bool = False,
+    ) -> Response:
+        """Send one logical request (with retries) and return its response.
+
+        Raises :class:`~loop_async.errors.LoopAPIError` for an error status *or* an error
+        body in a 2xx, :class:`TransportError` when no answer was read,
+        :class:`DecodeError` for a body that is not JSON. ``retry_unsafe`` allows retrying
+        a non-idempotent request that may already have reached Loop.
+        """
+        method = method.upper()
+        url = self.resolve(url)
+        if params:
+            url = url.update_query(params)
+        body = None if json is _MISSING else _json.dumps(json)
+        retries = 0
+        started = time.monotonic()
+        while True:
+            attempt_no = retries + 1
+            try:
+                response = await self._send_following_redirects(method, url, body, attempt_no, started)
+            except _AttemptFailed as failed:
+                if self.limiter is not None:
+                    self.limiter.observe(None, None)
+                decision = self.retry.decide(Attempt(method, failed.outcome), retries, retry_unsafe=retry_unsafe)
+                if not decision.retry:
+                    failed.error.attempts = attempt_no
+                    logger.debug("%s %s: %s; %s", method, url, failed.error.message, decision.reason)
+                    raise failed.error from failed.__cause__
+                logger.debug("%s %s: %s; retrying (%s)", method, url, failed.error.message, decision.reason)
+            else:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if self.limiter is not None:
+                    self.limiter.observe(response.status, retry_after)
+                if response.status < 400:
+                    return self._check_success(response)
+                decision = self.retry.decide(
+                    Attempt(method, Outcome.RESPONSE, response.status, retry_after),
+                    retries,
+                    retry_unsafe=retry_unsafe,
+                )
+                if not decision.retry:
+                    raise self._api_error(response, retry_after)
+                logger.debug("%s %s -> %d; retrying (%s)", method, url, response.status, decision.reason)
+            retries += 1
+            self.retries += 1
+            await asyncio.sleep(decision.delay)
+
+    async def _send_following_redirects(
+        self, method: str, url: URL, body: bytes | None, attempt_no: int, started: float
+    ) -> Response:
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = await self._send_once(method, url, body, attempt_no, started)
+            location = response.headers.get("Location")
+            if response.status not in (301, 302, 303, 307, 308) or not location:
+                return response
+            # aiohttp would re-send X-Authorization to any host: follow only our own origin.
+            url = self.resolve(url.join(URL(location)))
+            if response.status == 303:
+                method, body = "GET", None
+            logger.debug("redirected to %s", url)
+        raise TransportError(f"more than {_MAX_REDIRECTS} redirects", method=method, url=url, request_sent=True)
+
+    async def _send_once(self, method: str, url: URL, body: bytes | None, attempt_no: int, started: float) -> Response:
+        session = self._get_session()
+        headers = {
+            "X-Authorization": self._secret.reveal(),
+            "User-Agent": self._user_agent,
+            "Accept": "application/json",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        async with self._semaphore:
+            sent_at = time.monotonic()
+            self.requests_sent += 1
+            try:
+                async with session.request(
+                    method, url, data=body, headers=headers, allow_redirects=False, raise_for_status=False
+                ) as resp:
+                    content = await self._read_capped(resp, method, url)
+                    status, resp_headers = resp.status, resp.headers
+            except (ResponseTooLargeError, DecodeError):
+                raise
+            except aiohttp.ClientSSLError as exc:
+                raise _AttemptFailed(
+                    Outcome.RESPONSE, TransportError(f"TLS error: {exc}", method=method, url=url, request_sent=False)
+                ) from exc
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                raise _AttemptFailed(Outcome.NOT_SENT, _transport_error(exc, method, url, sent=False)) from exc
+            except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+                raise _AttemptFailed(Outcome.MAYBE_SENT, _transport_error(exc, method, url, sent=None)) from exc
+        elapsed = time.monotonic() - sent_at
+        logger.debug("%s %s -> %d in %.1f ms (attempt %d)", method, url, status, elapsed * 1000, attempt_no)
+        data = self._parse(content, status)
+        return Response(
+            method=method,
+            url=url,
+            status=status,
+            headers=resp_headers,
+            content=content,
+            data=data,
+            request_id=request_id_from(resp_headers),
+            attempts=attempt_no,
+            elapsed=time.monotonic() - started,
+        )
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, method: str, url: URL) -> bytes:
+        cap = self.max_response_bytes
+        length = resp.content_length
+        if length is not None and length > cap:
+            resp.close()
+            raise ResponseTooLargeError(f"{method} {url}: body of {length} bytes exceeds max_response_bytes={cap}")
+        if length is not None:
+            return await resp.read()
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.content.iter_chunked(65536):
+            total += len(chunk)
+            if total > cap:
+                resp.close()
+                raise ResponseTooLargeError(f"{method} {url}: body exceeds max_response_bytes={cap}")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _parse(content: bytes, status: int) -> Any:
+        """Parse the body; a non-JSON body is kept as ``None`` for errors, refused for 2xx."""
+        if not content.strip():
+            return None
+        try:
+            return _json.loads(content)
+        except ValueError:
+            if status >= 400:
+                return None  # an HTML error page: the status says enough
+            raise DecodeError(f"HTTP {status} body is not JSON", excerpt=_excerpt(content), status=status) from None
+
+    def _check_success(self, response: Response) -> Response:
+        """A 2xx whose body is one of Loop's error shapes is a failure, not a success."""
+        if parse_error_body(response.data) is not None:
+            raise self._api_error(response, None)
+        return response
+
+    @staticmethod
+    def _api_error(response: Response, retry_after: float | None) -> Exception:
+        return build_api_error(
+            response.status,
+            parse_error_body(response.data),
+            fallback_message=_excerpt(response.content) or f"HTTP {response.status}",
+            method=response.method,
+            url=response.url,
+            request_id=response.request_id,
+            retry_after=retry_after,
+            response=response,
+        )
+
+    def __repr__(self) -> str:
+        return f"Transport(api_root={str(self.api_root)!r}, api_key='***')"
+
+
+class _AttemptFailed(Exception):
+    """Internal: an attempt produced no response; carries the outcome for the retry decision."""
+
+    def __init__(self, outcome: Outcome, error: TransportError) -> None:
+        super().__init__(error.message)
+        self.outcome = outcome
+        self.error = error
+
+
+def _transport_error(exc: BaseException, method: str, url: URL, *, sent: bool | None) -> TransportError:
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return LoopTimeoutError(f"timed out ({type(exc).__name__})", method=method, url=url, request_sent=sent)
+    return TransportError(f"{type(exc).__name__}: {detail}", method=method, url=url, request_sent=sent)
