@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import BaseValidationError
-from cattrs.gen import make_dict_unstructure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from loop_async.errors import DecodeError
 from loop_async.models.common import ApiErrorEntry
+from loop_async.models.return_data import ReturnsPage
 
 __all__ = ["converter", "structure", "unstructure"]
 
@@ -122,6 +123,16 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     # ``field`` is ours (from validation-error maps), not Loop's: leave it out when unset.
     conv.register_unstructure_hook(
         ApiErrorEntry, make_dict_unstructure_fn(ApiErrorEntry, conv, _cattrs_omit_if_default=True)
+    )
+    # Loop's paginated list uses camelCase for its page links.
+    conv.register_structure_hook(
+        ReturnsPage,
+        make_dict_structure_fn(
+            ReturnsPage,
+            conv,
+            next_page_url=override(rename="nextPageUrl"),
+            previous_page_url=override(rename="previousPageUrl"),
+        ),
     )
     return conv
 

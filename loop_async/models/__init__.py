@@ -43,11 +43,13 @@ from loop_async.models.enums import (
     StoreCreditType,
 )
 from loop_async.models.links import Field, Link
+from loop_async.models.return_data import AsnRow, Return, ReturnExchange, ReturnLineItem, ReturnRefund, ReturnsPage
 from loop_async.models.returns import DeepLink, DeepLinkQR, Note
 
 __all__ = [
     "Address",
     "ApiErrorEntry",
+    "AsnRow",
     "CartItem",
     "CartProduct",
     "ChildReturnReason",
@@ -77,14 +79,19 @@ __all__ = [
     "ProcessingType",
     "ProductVariant",
     "Resolution",
+    "Return",
+    "ReturnExchange",
+    "ReturnLineItem",
     "ReturnMethod",
     "ReturnMethodType",
     "ReturnPolicy",
     "ReturnReason",
+    "ReturnRefund",
     "ReturnState",
     "ReturnType",
     "ReturningItem",
     "ReturningItemReason",
+    "ReturnsPage",
     "StoreCreditType",
     "Totals",
     "UserInput",

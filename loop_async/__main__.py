@@ -1,0 +1,5 @@
+"""``python -m loop_async``: the same as the ``loop-async`` command."""
+
+from loop_async.cli import main
+
+raise SystemExit(main())
