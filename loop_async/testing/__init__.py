@@ -1,0 +1,1 @@
+"""The embedded fake Loop server and its pytest plugin."""
