@@ -16,19 +16,22 @@ Rules (the API grows, and the SDK must not break when it does):
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import BaseValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from loop_async.errors import DecodeError
+from loop_async.models._enum import OpenEnum
 from loop_async.models.common import ApiErrorEntry
-from loop_async.models.return_data import ReturnsPage
+from loop_async.models.return_data import AsnRow, Return, ReturnsPage
+from loop_async.models.webhooks import EVENT_TYPES, ReturnEvent, UnknownWebhookEvent, WebhookTopic, WebhookTrigger
 
 __all__ = ["converter", "structure", "unstructure"]
 
@@ -98,7 +101,11 @@ def _is_variadic_tuple(tp: Any) -> bool:
 def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(str, _structure_str)
+    # By predicate, not by type: a type hook for ``str`` would also catch our str-based enums.
+    conv.register_structure_hook_func(lambda t: t is str, _structure_str)
+    conv.register_structure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, OpenEnum), lambda value, cls: cls(value)
+    )
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_structure_hook(datetime, _structure_datetime)
@@ -134,7 +141,54 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
             previous_page_url=override(rename="previousPageUrl"),
         ),
     )
+    _configure_return_data_and_webhooks(conv)
     return conv
+
+
+# --- return data and webhook events (issue 8) ---------------------------------------------
+
+
+def _configure_return_data_and_webhooks(conv: cattrs.Converter) -> None:
+    """Hooks for ASN rows (unlisted columns kept in ``extra``) and webhook events (``raw`` kept)."""
+    asn_known = {a.name for a in attrs.fields(AsnRow)} - {"extra"}
+    asn_base = make_dict_structure_fn(AsnRow, conv, extra=override(omit=True))
+
+    def structure_asn(value: Any, tp: Any) -> AsnRow:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        extra = {k: v for k, v in value.items() if k not in asn_known}
+        return attrs.evolve(asn_base(value, tp), extra=extra)
+
+    conv.register_structure_hook(AsnRow, structure_asn)
+
+    def with_raw(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        base = make_dict_structure_fn(cls, conv, raw=override(omit=True))
+
+        def structure_event(value: Any, tp: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected an object, got {type(value).__name__}")
+            return attrs.evolve(base(value, tp), raw=dict(value))
+
+        return structure_event
+
+    for event_cls in {*EVENT_TYPES.values(), UnknownWebhookEvent} - {ReturnEvent}:
+        conv.register_structure_hook(event_cls, with_raw(event_cls))
+
+    def structure_return_event(value: Any, _: Any) -> ReturnEvent:
+        # The return's own fields sit at the top level, next to topic and trigger.
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return ReturnEvent(
+            topic=conv.structure(value.get("topic"), WebhookTopic),
+            trigger=conv.structure(value.get("trigger"), WebhookTrigger),
+            return_=conv.structure(value, Return),
+            raw=dict(value),
+        )
+
+    conv.register_structure_hook(ReturnEvent, structure_return_event)
+
+
+# --- end of return data and webhook events -------------------------------------------------
 
 
 _fast = _configure(cattrs.Converter(detailed_validation=False))
@@ -151,6 +205,8 @@ def structure(data: Any, cls: type[T], *, what: str | None = None) -> T:
     except Exception:  # noqa: BLE001 - any failure here is re-diagnosed below
         pass
     name = what or getattr(cls, "__name__", str(cls))
+    if attrs.has(cls) and not isinstance(data, Mapping):
+        raise DecodeError(f"cannot decode {name}: expected a JSON object, got {_json_type(data)}")
     try:
         _detailed.structure(data, cls)
     except BaseValidationError as exc:
@@ -160,6 +216,11 @@ def structure(data: Any, cls: type[T], *, what: str | None = None) -> T:
         raise DecodeError(f"cannot decode {name}: {type(exc).__name__}: {exc}") from None
     # The detailed converter accepted what the fast one refused: should not happen.
     raise DecodeError(f"cannot decode {name}")
+
+
+def _json_type(data: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if data is None else names.get(type(data), type(data).__name__)
 
 
 def unstructure(obj: Any) -> Any:

@@ -1,0 +1,57 @@
+"""The error hierarchy: builtin bases, texts, hints."""
+
+from __future__ import annotations
+
+import loop_async.errors as errors_module
+from loop_async.errors import (
+    DecodeError,
+    FieldProblem,
+    FieldValidationError,
+    LoopAPIError,
+    LoopError,
+    LoopTimeoutError,
+    RelNotAvailableError,
+    ServerError,
+    TransportError,
+    UnsafeLinkError,
+)
+
+
+def test_every_exception_is_a_loop_error() -> None:
+    for name in errors_module.__all__:
+        obj = getattr(errors_module, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            assert issubclass(obj, LoopError), name
+
+
+def test_builtin_bases() -> None:
+    assert issubclass(LoopTimeoutError, TimeoutError) and issubclass(LoopTimeoutError, TransportError)
+    assert issubclass(DecodeError, ValueError)
+    assert issubclass(FieldValidationError, ValueError)
+    assert issubclass(RelNotAvailableError, LookupError)
+    assert issubclass(UnsafeLinkError, ValueError)
+
+
+def test_hierarchy_tree_is_the_module_docstring() -> None:
+    doc = errors_module.__doc__ or ""
+    for name in ("LoopError", "TransportError", "LoopTimeoutError", "LoopAPIError", "RateLimitError", "DecodeError"):
+        assert name in doc
+
+
+def test_rel_not_available_lists_rels_and_suggests() -> None:
+    error = RelNotAvailableError("finalise-items", ["add-returning-item", "finalize-items"])
+    assert "add-returning-item, finalize-items" in str(error)
+    assert "Did you mean 'finalize-items'?" in str(error)
+    assert "terminal" in str(RelNotAvailableError("x", []))
+
+
+def test_field_validation_lists_every_problem() -> None:
+    error = FieldValidationError([FieldProblem("a", "bad"), FieldProblem("b", "worse")], action="demo")
+    assert error.names == ("a", "b")
+    assert "a: bad" in str(error) and "b: worse" in str(error) and "nothing was sent" in str(error)
+
+
+def test_api_error_text() -> None:
+    error = ServerError("boom", status=503, codes=["X"], request_id="r1")
+    assert str(error) == "HTTP 503 X: boom [request id r1]"
+    assert isinstance(error, LoopAPIError) and error.code == "X"

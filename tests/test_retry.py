@@ -1,0 +1,84 @@
+"""Retry decisions and Retry-After parsing: pure, no socket."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loop_async.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
+
+POLICY = RetryPolicy(max_retries=3, backoff_base=0.5, backoff_max=8.0, max_retry_after=60.0)
+
+
+@pytest.mark.parametrize(
+    ("method", "outcome", "status", "retry"),
+    [
+        ("POST", Outcome.RESPONSE, 429, True),
+        ("POST", Outcome.RESPONSE, 503, True),
+        ("POST", Outcome.RESPONSE, 502, False),
+        ("POST", Outcome.RESPONSE, 504, False),
+        ("POST", Outcome.RESPONSE, 500, False),
+        ("GET", Outcome.RESPONSE, 502, True),
+        ("GET", Outcome.RESPONSE, 504, True),
+        ("GET", Outcome.RESPONSE, 500, False),
+        ("GET", Outcome.RESPONSE, 404, False),
+        ("POST", Outcome.NOT_SENT, None, True),
+        ("POST", Outcome.MAYBE_SENT, None, False),
+        ("GET", Outcome.MAYBE_SENT, None, True),
+        ("DELETE", Outcome.MAYBE_SENT, None, True),
+    ],
+)
+def test_which_attempts_are_retried(method: str, outcome: Outcome, status: int | None, retry: bool) -> None:
+    assert POLICY.decide(Attempt(method, outcome, status), 0).retry is retry
+
+
+def test_unsafe_retry_can_be_allowed_by_the_caller() -> None:
+    assert POLICY.decide(Attempt("POST", Outcome.MAYBE_SENT), 0, retry_unsafe=True).retry
+    assert POLICY.decide(Attempt("POST", Outcome.RESPONSE, 504), 0, retry_unsafe=True).retry
+
+
+def test_gives_up_after_max_retries() -> None:
+    attempt = Attempt("GET", Outcome.RESPONSE, 503)
+    assert POLICY.decide(attempt, 2).retry
+    decision = POLICY.decide(attempt, 3)
+    assert not decision.retry
+    assert "gave up after 3" in decision.reason
+
+
+def test_retry_after_wins_over_backoff_and_is_capped() -> None:
+    assert POLICY.decide(Attempt("POST", Outcome.RESPONSE, 429, retry_after=7.0), 0).delay == 7.0
+    over = POLICY.decide(Attempt("POST", Outcome.RESPONSE, 429, retry_after=61.0), 0)
+    assert not over.retry
+    assert "exceeds" in over.reason
+
+
+@given(st.integers(min_value=0, max_value=20), st.integers(min_value=0, max_value=2**32))
+def test_backoff_is_full_jitter_within_the_exponential_ceiling(retry_number: int, seed: int) -> None:
+    delay = POLICY.backoff(retry_number, random.Random(seed))
+    assert 0.0 <= delay <= min(8.0, 0.5 * 2**retry_number)
+
+
+def test_backoff_actually_jitters() -> None:
+    rng = random.Random(1)
+    assert len({POLICY.backoff(3, rng) for _ in range(20)}) > 1
+
+
+def test_parse_retry_after_seconds_and_dates() -> None:
+    now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("120", now) == 120.0
+    assert parse_retry_after(" 1.5 ", now) == 1.5
+    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
+    assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0.0
+    assert parse_retry_after("-5", now) == 0.0
+    for bad in (None, "", "soon", "nan", "inf"):
+        assert parse_retry_after(bad, now) is None
+
+
+def test_policy_rejects_negative_settings() -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(max_retries=-1)
