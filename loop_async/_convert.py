@@ -15,6 +15,7 @@ Rules (the API grows, and the SDK must not break when it does):
 
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -39,6 +40,8 @@ T = TypeVar("T")
 
 
 def _structure_int(value: object, _: type) -> int:
+    if type(value) is int:  # the hot path: JSON integers are exact ints (a bool is not)
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
     return value
@@ -93,6 +96,17 @@ def _unstructure_datetime(value: datetime) -> str:
     return value.isoformat()
 
 
+def _is_optional(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args
+
+
+def _structure_open_enum(value: Any, cls: type[OpenEnum]) -> OpenEnum:
+    # A dict lookup for known values; the enum's __call__ (and _missing_) only for the rest.
+    member = cls._value2member_map_.get(value) if type(value) is str else None
+    return member if member is not None else cls(value)  # type: ignore[return-value]
+
+
 def _is_variadic_tuple(tp: Any) -> bool:
     args = typing.get_args(tp)
     return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
@@ -103,9 +117,29 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_structure_hook(float, _structure_float)
     # By predicate, not by type: a type hook for ``str`` would also catch our str-based enums.
     conv.register_structure_hook_func(lambda t: t is str, _structure_str)
-    conv.register_structure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, OpenEnum), lambda value, cls: cls(value)
-    )
+    # By class, so that it wins over cattrs' own ``str`` hook, which every str enum would otherwise hit.
+    conv.register_structure_hook(OpenEnum, _structure_open_enum)
+
+    def optional(tp: Any) -> Callable[[Any, Any], Any]:
+        # cattrs' own Optional hook dispatches on the inner type at every call (a third of
+        # the decode time of a draft return); look the inner hook up once instead.
+        inner_type = next(arg for arg in typing.get_args(tp) if arg is not type(None))
+        inner = conv.get_structure_hook(inner_type)
+        if inner_type in (str, int, bool):
+            # A JSON scalar of exactly the right type is already the answer (a bool is not an int).
+            def structure_scalar(value: Any, _: Any) -> Any:
+                if value is None or type(value) is inner_type:
+                    return value
+                return inner(value, inner_type)
+
+            return structure_scalar
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else inner(value, inner_type)
+
+        return structure_optional
+
+    conv.register_structure_hook_factory(_is_optional, optional)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_structure_hook(datetime, _structure_datetime)

@@ -15,6 +15,7 @@ from loop_async.errors import FieldProblem, FieldValidationError
 from loop_async.ratelimit import RateLimiter, TokenBucketLimiter
 from loop_async.resources.draft_returns import DraftReturnsResource
 from loop_async.resources.returns import ReturnsResource
+from loop_async.resources.webhooks import WebhooksResource
 from loop_async.retry import RetryPolicy
 from loop_async.transport import _MISSING, Response, Transport
 
@@ -96,6 +97,7 @@ class LoopClient:
         )
         self.returns = ReturnsResource(self._transport)
         self.draft_returns = DraftReturnsResource(self._transport)
+        self.webhooks = WebhooksResource(self._transport)
 
     @property
     def base_url(self) -> URL:

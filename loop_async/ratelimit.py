@@ -49,7 +49,11 @@ class TokenBucketLimiter:
     """An even-paced token bucket (GCRA) with AIMD adaptation to 429s.
 
     ``per_minute`` is the budget; ``burst`` how many requests may go at once after idling
-    (1 = perfectly even). ``clock`` and ``sleep`` are injectable so tests need no real time.
+    (1 = perfectly even). A 429 halves the rate, down to ``min_fraction`` of the budget; each
+    success adds back ``recovery_fraction`` of it. ``decrease_cooldown`` (seconds) counts the
+    429s of one burst (requests that were in flight together) as a single signal, so a burst
+    halves the rate once instead of driving it to the floor. ``clock`` and ``sleep`` are
+    injectable so tests need no real time.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class TokenBucketLimiter:
         burst: int = 1,
         min_fraction: float = 0.1,
         recovery_fraction: float = 0.02,
+        decrease_cooldown: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -76,6 +81,8 @@ class TokenBucketLimiter:
         self._tat = 0.0  # theoretical arrival time of the next request
         self._paused_until = 0.0
         self._throttled = 0
+        self._decrease_cooldown = decrease_cooldown
+        self._last_decrease = float("-inf")
 
     def reserve(self, now: float) -> float:
         """Reserve the next slot at time ``now``; return how long to wait for it (pure)."""
@@ -105,7 +112,10 @@ class TokenBucketLimiter:
         """Halve the rate on 429 (and pause for ``Retry-After``); recover a little on success."""
         if status == 429:
             self._throttled += 1
-            self._rate = max(self._min_rate, self._rate / 2)
+            now = self._clock()
+            if now - self._last_decrease >= self._decrease_cooldown:
+                self._last_decrease = now
+                self._rate = max(self._min_rate, self._rate / 2)
             if retry_after:
                 self._paused_until = max(self._paused_until, self._clock() + retry_after)
         elif status is not None and status < 400 and self._rate < self._configured:

@@ -1,4 +1,5 @@
-"""Return actions: process, cancel, close, remove line items, flag, notes, deep links.
+"""Return actions (process, cancel, close, remove line items, flag, notes, deep links) and
+return data (``get``, ``list``, ``asn``).
 
 Paths, methods and bodies follow ``ENDPOINTS.md``. Where Loop's guide and its reference
 disagree, the reference wins: notes are sent as ``content``, deep links take an order name
@@ -12,22 +13,42 @@ reached Loop (timeout after sending, 500, 502, 504) is *not* retried; see
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import builtins
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
+from yarl import URL
 
 from loop_async._convert import structure
 from loop_async._protocol import is_true_body
-from loop_async.errors import DecodeError, LoopError, UnprocessableEntityError
+from loop_async.errors import DecodeError, LoopAPIError, LoopError, NotFoundError, UnprocessableEntityError
+from loop_async.models.enums import ReturnState
+from loop_async.models.return_data import AsnRow, Return, ReturnsPage
 from loop_async.models.returns import DeepLink, DeepLinkQR, Note
 from loop_async.resources._validate import Problems
+from loop_async.resources._windows import MAX_WINDOW, check_range, format_loop_datetime, split_windows
 from loop_async.transport import _MISSING, Response, Transport
 
-__all__ = ["NOTE_MAX_LENGTH", "QR_IMAGE_TYPES", "ActionResult", "ReturnsResource"]
+__all__ = [
+    "CURRENCY_TYPES",
+    "LIST_FILTERS",
+    "MAX_PAGE_SIZE",
+    "NOTE_MAX_LENGTH",
+    "QR_IMAGE_TYPES",
+    "ActionResult",
+    "ReturnsResource",
+]
 
 NOTE_MAX_LENGTH = 255
 QR_IMAGE_TYPES = frozenset({"png", "eps", "svg"})
+#: Largest ``pageSize`` Loop accepts on the returns list.
+MAX_PAGE_SIZE = 750
+#: Which timestamp the returns list filters on.
+LIST_FILTERS = frozenset({"created_at", "updated_at"})
+#: ``currency_type`` values of the return details endpoint.
+CURRENCY_TYPES = frozenset({"shop", "presentment"})
 
 
 @attrs.frozen(kw_only=True)
@@ -50,7 +71,7 @@ class _NotesPage:
 
 
 class ReturnsResource:
-    """``loop.returns``: actions on existing returns."""
+    """``loop.returns``: actions on existing returns, and reading them (return data)."""
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
@@ -210,3 +231,176 @@ class ReturnsResource:
         if size is not None:
             body["size"] = size
         return body
+
+    # -- return data -----------------------------------------------------------------------
+
+    async def get(
+        self,
+        *,
+        return_id: int | None = None,
+        order_id: int | None = None,
+        order_name: str | None = None,
+        currency_type: str | None = None,
+    ) -> Return:
+        """One return, selected by exactly one of ``return_id``, ``order_id``, ``order_name``.
+
+        ``currency_type`` (``shop`` or ``presentment``) picks the currency of the amounts.
+        Loop's "no match" answer (status 200 with an ``error`` body) raises
+        :class:`~loop_async.errors.NotFoundError`.
+        """
+        problems = Problems("returns.get")
+        given = {
+            name: value
+            for name, value in (("return_id", return_id), ("order_id", order_id), ("order_name", order_name))
+            if value is not None
+        }
+        if len(given) != 1:
+            problems.add(
+                "return_id/order_id/order_name",
+                f"give exactly one selector, got {len(given)}" + (f" ({', '.join(given)})" if given else ""),
+            )
+        if return_id is not None:
+            problems.positive_id("return_id", return_id)
+        if order_id is not None:
+            problems.positive_id("order_id", order_id)
+        if order_name is not None:
+            problems.text("order_name", order_name)
+        if currency_type is not None and currency_type not in CURRENCY_TYPES:
+            problems.add("currency_type", f"must be one of {sorted(CURRENCY_TYPES)}, got {currency_type!r}")
+        problems.raise_if_any()
+        params = {name: str(value) for name, value in given.items()}
+        if currency_type is not None:
+            params["currency_type"] = currency_type
+        url = self._transport.url("warehouse", "return", "details")
+        try:
+            response = await self._transport.request("GET", url, params=params)
+        except LoopAPIError as exc:
+            # Loop says "no match" with status 200 and {"error": {...}}; the parser cannot tell
+            # that from other 200 errors, but here it can only mean "not found".
+            if type(exc) is LoopAPIError and 200 <= exc.status < 300:
+                raise NotFoundError(
+                    exc.message,
+                    status=exc.status,
+                    codes=exc.codes,
+                    errors=exc.errors,
+                    method=exc.method,
+                    url=exc.url,
+                    request_id=exc.request_id,
+                    response=exc.response,
+                ) from exc
+            raise
+        return structure(response.data, Return, what="return details")
+
+    def list(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        filter: str = "created_at",
+        states: Iterable[str | ReturnState] | str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Return]:
+        """Every return whose ``filter`` timestamp (``created_at`` or ``updated_at``) is in ``[start, end]``.
+
+        Returns an async generator (``async for ret in loop.returns.list(...)``); the arguments
+        are checked when it is called, pages are fetched as you iterate (``paginate=true``, following
+        ``nextPageUrl``, which must stay on the client's origin). A range longer than Loop's
+        120-day maximum is split into consecutive windows; each return is yielded once even
+        when it sits on a window boundary. ``start`` and ``end`` must be timezone-aware; Loop
+        works in whole UTC seconds, so ``start`` is rounded down and ``end`` up.
+
+        ``states`` (``open``, ``closed``, ``cancelled``, ``expired``, ``review``) restricts the
+        states; several states are fetched one after the other within each window.
+        ``page_size`` is 1 to 750. Every argument is checked before the first request.
+        """
+        problems = Problems("returns.list")
+        check_range(problems, start, end)
+        if filter not in LIST_FILTERS:
+            problems.add("filter", f"must be one of {sorted(LIST_FILTERS)}, got {filter!r}")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            problems.add("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+        state_values = _check_states(problems, states)
+        problems.raise_if_any()
+        return self._list(start, end, filter, state_values, page_size)
+
+    async def _list(
+        self,
+        start: datetime,
+        end: datetime,
+        filter: str,
+        states: builtins.list[str | None],
+        page_size: int,
+    ) -> AsyncIterator[Return]:
+        # Windows share their boundary second (Loop's range is inclusive), so a return on a
+        # boundary may come twice: the ids already yielded filter it out.
+        seen: set[int] = set()
+        url = self._transport.url("warehouse", "return", "list")
+        for window_start, window_end in split_windows(start, end, MAX_WINDOW):
+            for state in states:
+                params = {
+                    "from": format_loop_datetime(window_start),
+                    "to": format_loop_datetime(window_end),
+                    "filter": filter,
+                    "paginate": "true",
+                    "pageSize": str(page_size),
+                }
+                if state is not None:
+                    params["state"] = state
+                async for ret in self._pages(url, params):
+                    if ret.id not in seen:
+                        seen.add(ret.id)
+                        yield ret
+
+    async def _pages(self, url: URL, params: Mapping[str, str]) -> AsyncIterator[Return]:
+        """The returns of one listing, page after page."""
+        response = await self._transport.request("GET", url, params=params)
+        visited = {str(response.url)}
+        while True:
+            if isinstance(response.data, list):  # the unpaginated shape: everything at once
+                for ret in structure(response.data, tuple[Return, ...], what="returns list"):
+                    yield ret
+                return
+            page = structure(response.data, ReturnsPage, what="returns page")
+            for ret in page.returns:
+                yield ret
+            if not page.next_page_url:
+                return
+            next_url = self._transport.resolve(page.next_page_url)  # UnsafeLinkError off-origin
+            if str(next_url) in visited:
+                raise DecodeError(f"returns list: nextPageUrl repeats a page already read ({next_url})")
+            visited.add(str(next_url))
+            response = await self._transport.request("GET", next_url)
+
+    async def asn(self, start: datetime, end: datetime) -> builtins.list[AsnRow]:
+        """The advanced shipping notice: one row per package expected between ``start`` and ``end``.
+
+        ``start`` and ``end`` are timezone-aware; sent as whole UTC seconds in one request.
+        """
+        problems = Problems("returns.asn")
+        check_range(problems, start, end)
+        problems.raise_if_any()
+        params = {"from": format_loop_datetime(start), "to": format_loop_datetime(end)}
+        response = await self._transport.request(
+            "GET", self._transport.url("warehouse", "reporting", "asn"), params=params
+        )
+        if response.data is None:
+            return []
+        return list(structure(response.data, tuple[AsnRow, ...], what="advanced shipping notice"))
+
+
+def _check_states(problems: Problems, states: Iterable[str | ReturnState] | str | None) -> list[str | None]:
+    """The ``state`` values to query (``[None]``: no state filter); unknown states are problems."""
+    if states is None:
+        return [None]
+    items = [states] if isinstance(states, str) else list(states)
+    if not items:
+        problems.add("states", "must name at least one state, or be None for all states")
+    known = {member.value for member in ReturnState}
+    values: list[str | None] = []
+    for item in items:
+        value = str(item) if isinstance(item, str) else None
+        if value not in known:
+            problems.add("states", f"unknown state {item!r}; known states: {sorted(known)}")
+        elif value not in values:
+            values.append(value)
+    return values

@@ -1,1 +1,44 @@
-"""The embedded fake Loop server and its pytest plugin."""
+"""The embedded fake Loop server and its pytest plugin.
+
+::
+
+    from loop_async.testing import FakeLoopServer
+
+    async with FakeLoopServer() as server:
+        async with LoopClient(server.api_key, base_url=server.url, rate_limit=None) as loop:
+            await loop.returns.process(server.seed_return())
+
+The server imports the SDK's models (it speaks the same shapes) but never the client.
+"""
+
+from __future__ import annotations
+
+from loop_async.testing.faults import FAULT_KINDS, Fault, FaultInjector
+from loop_async.testing.server import (
+    ALL_SCOPES,
+    API_VERSIONS,
+    SCOPE_DEVELOPER_TOOLS,
+    SCOPE_DRAFT_RETURNS,
+    SCOPE_ORDERS,
+    SCOPE_RETURNS,
+    FakeLoopServer,
+    RequestRecord,
+)
+from loop_async.testing.webhooks import SIGNATURE_HEADER, WebhookDelivery, sign
+
+__all__ = [
+    "ALL_SCOPES",
+    "API_VERSIONS",
+    "FAULT_KINDS",
+    "SCOPE_DEVELOPER_TOOLS",
+    "SCOPE_DRAFT_RETURNS",
+    "SCOPE_ORDERS",
+    "SCOPE_RETURNS",
+    "SIGNATURE_HEADER",
+    "FakeLoopServer",
+    "Fault",
+    "FaultInjector",
+    "RequestRecord",
+    "WebhookDelivery",
+    "sign",
+]

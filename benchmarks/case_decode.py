@@ -1,0 +1,76 @@
+"""Case 2: decode cost of the reference draft-return payload, against the JSON parsers alone.
+
+``SDK decode`` is what the SDK does with a body: ``loop_async._json.loads`` then
+``structure(..., DraftReturnResponse)``. ``structure only`` is the model step on already
+parsed data. Each figure is the median over repetitions of the mean of ``decode_number``
+calls (after a warm-up); the target compares the full SDK decode with ``orjson.loads``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from benchmarks.harness import CaseResult, Config, Target, median
+from benchmarks.servers import PAYLOAD_PATH
+from loop_async import _json
+from loop_async._convert import structure
+from loop_async.models import DraftReturnResponse
+
+DECODE_TARGET = 3.0
+
+
+def _time_per_call(fn: Callable[[], Any], number: int, reps: int) -> float:
+    """Median over ``reps`` of the mean µs per call of ``number`` calls."""
+    for _ in range(max(10, number // 10)):
+        fn()  # warm-up
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - start) / number * 1e6)
+    return median(samples)
+
+
+def run_decode(cfg: Config) -> CaseResult:
+    """µs per decode: json.loads, orjson.loads, the SDK's structure step, and the SDK's whole decode."""
+    body = PAYLOAD_PATH.read_bytes()
+    parsed = orjson.loads(body)
+    candidates: dict[str, Callable[[], Any]] = {
+        "json.loads": lambda: json.loads(body),
+        "orjson.loads": lambda: orjson.loads(body),
+        "structure only": lambda: structure(parsed, DraftReturnResponse),
+        "SDK decode (loads + structure)": lambda: structure(_json.loads(body), DraftReturnResponse),
+    }
+    reps = max(cfg.reps, 5)
+    timings = {name: _time_per_call(fn, cfg.decode_number, reps) for name, fn in candidates.items()}
+    base = timings["orjson.loads"]
+    result = CaseResult(
+        "decode",
+        f"2. Decode cost (reference payload, {len(body)} bytes)",
+        ["decoder", "us_per_decode", "x_orjson_loads", "x_json_loads"],
+    )
+    for name, us in timings.items():
+        result.rows.append(
+            {
+                "decoder": name,
+                "us_per_decode": round(us, 2),
+                "x_orjson_loads": round(us / base, 2),
+                "x_json_loads": round(us / timings["json.loads"], 2),
+            }
+        )
+    result.targets.append(
+        Target(
+            "SDK decode / orjson.loads",
+            round(timings["SDK decode (loads + structure)"] / base, 2),
+            DECODE_TARGET,
+            False,
+        )
+    )
+    result.notes.append(f"{cfg.decode_number} decodes per sample, median of {reps} samples, after a warm-up.")
+    return result

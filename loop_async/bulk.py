@@ -1,0 +1,415 @@
+"""Bulk jobs: one coroutine per input item, a bounded window in flight, one outcome per item.
+
+::
+
+    async with bulk.run(return_ids, loop.returns.process, concurrency=8) as job:
+        async for outcome in job:
+            print(outcome.item, outcome.ok)
+    print(job.report)
+
+    outcomes = await bulk.run_all(return_ids, loop.returns.process)   # a list, in input order
+
+Items (an iterable or an async iterable) are pulled lazily: at most ``window`` items are
+started and not yet handed to the caller, so a generator of a million ids never becomes a
+million tasks. Rate limiting is the client's job (its :class:`~loop_async.ratelimit.RateLimiter`
+paces every request); ``limiter=`` paces item starts for work that does not go through a client.
+
+One failed item never stops the rest: its exception is its outcome. :meth:`BulkJob.stop`
+stops starting new items and lets the ones in flight finish; cancelling the task that
+iterates (or leaving the ``async with`` block early) cancels the ones in flight and waits for
+them, so no task is left behind. Either way :attr:`BulkJob.report` says what was done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from loop_async.ratelimit import RateLimiter
+
+__all__ = ["BulkJob", "JobReport", "Outcome", "Progress", "ProgressCallback", "run", "run_all"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_CONCURRENCY = 8
+_RATE_WINDOW = 10.0  # seconds of completions the current rate is measured over
+
+
+@attrs.frozen
+class Outcome(Generic[T, R]):
+    """What became of one item: its ``index`` in the input, and its ``value`` or its ``error``.
+
+    ``key`` names the merchant (API key) the item ran under in a :class:`~loop_async.pool.ClientPool`
+    job, ``None`` otherwise.
+    """
+
+    index: int
+    item: T
+    value: R | None = None
+    error: BaseException | None = None
+    key: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the item succeeded (no exception)."""
+        return self.error is None
+
+
+@attrs.frozen
+class Progress:
+    """A progress snapshot: items finished (``done``, failures included), ``failed``, ``total``
+    (``None`` when the input has no length), ``in_flight``, ``rate`` (items per second over the
+    last few seconds) and ``elapsed`` seconds."""
+
+    done: int
+    failed: int
+    total: int | None
+    in_flight: int
+    rate: float
+    elapsed: float
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate, when the total is known and the rate is not zero."""
+        if self.total is None or self.rate <= 0:
+            return None
+        return max(0, self.total - self.done) / self.rate
+
+
+ProgressCallback = Callable[[Progress], object]
+
+
+@attrs.frozen
+class JobReport:
+    """What a job did: items ``started``, ``succeeded``, ``failed``; ``cancelled`` lists the
+    ``(index, item)`` pairs that were in flight when the job was cancelled (they may or may not
+    have taken effect); ``stopped`` tells whether the job ended before its input did."""
+
+    started: int
+    succeeded: int
+    failed: int
+    cancelled: tuple[tuple[int, Any], ...]
+    stopped: bool
+    elapsed: float
+
+    @property
+    def finished(self) -> int:
+        """Items with an outcome (succeeded or failed)."""
+        return self.succeeded + self.failed
+
+
+class _RateMeter:
+    """Completions per second over a sliding window (memory bounded by rate x window)."""
+
+    def __init__(self, clock: Callable[[], float], window: float = _RATE_WINDOW) -> None:
+        self._clock = clock
+        self._window = window
+        self._started = clock()
+        self._times: collections.deque[float] = collections.deque()
+
+    def tick(self) -> None:
+        self._times.append(self._clock())
+
+    def rate(self) -> float:
+        now = self._clock()
+        while self._times and self._times[0] < now - self._window:
+            self._times.popleft()
+        span = min(self._window, now - self._started)
+        return len(self._times) / span if span > 0 else 0.0
+
+    def elapsed(self) -> float:
+        return self._clock() - self._started
+
+
+def _length_of(items: object) -> int | None:
+    try:
+        return len(items)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+class BulkJob(Generic[T, R]):
+    """A running bulk job: an async iterator of :class:`Outcome` and an async context manager.
+
+    Create it with :func:`run`. Use ``async with`` whenever the loop over outcomes may end
+    early (``break``, an exception): leaving the block cancels what is in flight and waits
+    for it.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[T] | AsyncIterable[T],
+        func: Callable[[T], Awaitable[R]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        ordered: bool = True,
+        window: int | None = None,
+        total: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        limiter: RateLimiter | None = None,
+        key: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
+        window = window if window is not None else (2 * concurrency if ordered else concurrency)
+        if window < concurrency:
+            raise ValueError(f"window must be at least concurrency ({concurrency}), got {window!r}")
+        self._sync_items: Iterator[T] | None = None
+        self._async_items: AsyncIterator[T] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async_items = aiter(items)
+        else:
+            self._sync_items = iter(items)
+        self._func = func
+        self._concurrency = concurrency
+        self._ordered = ordered
+        self._window = window
+        self.total = total if total is not None else _length_of(items)
+        self._on_progress = on_progress
+        self._limiter = limiter
+        self._key = key
+        self._meter = _RateMeter(clock)
+        self._running: dict[int, tuple[T, asyncio.Task[R]]] = {}
+        self._completed: collections.deque[int] = collections.deque()  # indexes whose task is done
+        self._ready: dict[int, Outcome[T, R]] = {}  # ordered mode: finished, waiting for their turn
+        self._ready_fifo: collections.deque[Outcome[T, R]] = collections.deque()  # as-completed mode
+        self._wakeup = asyncio.Event()
+        self._next_index = 0  # next item to start
+        self._next_yield = 0  # ordered mode: next index to hand out
+        self._exhausted = False
+        self._source_error: BaseException | None = None
+        self._stopping = False
+        self._closed = False
+        self._succeeded = 0
+        self._failed = 0
+        self._cancelled: list[tuple[int, Any]] = []
+
+    # -- control ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Start no new items; the ones in flight finish and are still yielded, then iteration ends."""
+        self._stopping = True
+        self._wakeup.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Items started whose coroutine has not finished."""
+        return len(self._running) - len(self._completed)
+
+    @property
+    def progress(self) -> Progress:
+        """The current progress snapshot."""
+        return Progress(
+            done=self._succeeded + self._failed,
+            failed=self._failed,
+            total=self.total,
+            in_flight=self.in_flight,
+            rate=self._meter.rate(),
+            elapsed=self._meter.elapsed(),
+        )
+
+    @property
+    def report(self) -> JobReport:
+        """What the job has done so far (final once iteration ended or the job was closed)."""
+        return JobReport(
+            started=self._next_index,
+            succeeded=self._succeeded,
+            failed=self._failed,
+            cancelled=tuple(self._cancelled),
+            stopped=self._stopping,
+            elapsed=self._meter.elapsed(),
+        )
+
+    async def aclose(self) -> None:
+        """Cancel the items in flight and wait for them; start nothing more. Idempotent.
+
+        Items cancelled here are listed in :attr:`JobReport.cancelled`.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if not self._exhausted:
+            self._stopping = True
+        tasks = [task for _, task in self._running.values() if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Wait even if we are being cancelled ourselves: leaving tasks behind is worse.
+            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+        for index, (item, task) in sorted(self._running.items()):
+            if task.cancelled():
+                self._cancelled.append((index, item))
+        self._running.clear()
+        self._completed.clear()
+        self._ready.clear()
+        self._ready_fifo.clear()
+
+    async def __aenter__(self) -> BulkJob[T, R]:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- iteration -------------------------------------------------------------------------
+
+    def __aiter__(self) -> BulkJob[T, R]:
+        return self
+
+    async def __anext__(self) -> Outcome[T, R]:
+        while True:
+            self._collect()
+            outcome = self._pop_ready()
+            if outcome is not None:
+                return outcome
+            if not self._closed and not self._stopping and not self._exhausted:
+                await self._fill()
+                self._collect()
+                outcome = self._pop_ready()
+                if outcome is not None:
+                    return outcome
+            if not self._running:
+                await self.aclose()
+                if self._source_error is not None:
+                    error, self._source_error = self._source_error, None
+                    raise error
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            if not self._completed:
+                await self._wakeup.wait()
+
+    def _room(self) -> bool:
+        if self.in_flight >= self._concurrency:
+            return False  # `concurrency` coroutines at most actually running
+        if self._ordered:
+            return self._next_index - self._next_yield < self._window
+        return len(self._running) < self._window
+
+    async def _fill(self) -> None:
+        while self._room() and not self._stopping and not self._exhausted:
+            try:
+                if self._async_items is not None:
+                    item = await anext(self._async_items)
+                else:
+                    assert self._sync_items is not None
+                    item = next(self._sync_items)
+            except (StopIteration, StopAsyncIteration):
+                self._exhausted = True
+                return
+            except Exception as exc:  # noqa: BLE001 - the input failed: finish what runs, then raise it
+                self._exhausted = True
+                self._source_error = exc
+                return
+            index = self._next_index
+            self._next_index += 1
+            task = asyncio.create_task(self._call(item), name=f"loop-async bulk item {index}")
+            self._running[index] = (item, task)
+            task.add_done_callback(functools.partial(self._on_done, index))
+
+    async def _call(self, item: T) -> R:
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        return await self._func(item)
+
+    def _on_done(self, index: int, _task: object) -> None:
+        if self._closed:
+            return
+        self._completed.append(index)
+        self._wakeup.set()
+
+    def _collect(self) -> None:
+        """Turn finished tasks into outcomes, count them and report progress."""
+        changed = False
+        while self._completed:
+            index = self._completed.popleft()
+            item, task = self._running.pop(index)
+            if task.cancelled():
+                outcome: Outcome[T, R] = Outcome(index, item, error=asyncio.CancelledError(), key=self._key)
+            elif (error := task.exception()) is not None:
+                outcome = Outcome(index, item, error=error, key=self._key)
+            else:
+                outcome = Outcome(index, item, value=task.result(), key=self._key)
+            if outcome.ok:
+                self._succeeded += 1
+            else:
+                self._failed += 1
+            self._meter.tick()
+            changed = True
+            if self._ordered:
+                self._ready[index] = outcome
+            else:
+                self._ready_fifo.append(outcome)
+        if changed and self._on_progress is not None:
+            self._on_progress(self.progress)
+
+    def _pop_ready(self) -> Outcome[T, R] | None:
+        if self._ordered:
+            outcome = self._ready.pop(self._next_yield, None)
+            if outcome is not None:
+                self._next_yield += 1
+            return outcome
+        return self._ready_fifo.popleft() if self._ready_fifo else None
+
+
+def run(
+    items: Iterable[T] | AsyncIterable[T],
+    func: Callable[[T], Awaitable[R]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    ordered: bool = True,
+    window: int | None = None,
+    total: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    limiter: RateLimiter | None = None,
+) -> BulkJob[T, R]:
+    """Run ``func(item)`` for every item, at most ``concurrency`` at once; iterate the outcomes.
+
+    ``ordered=True`` yields outcomes in input order (completions that arrive early wait, but
+    only within ``window`` items, default ``2 * concurrency``); ``ordered=False`` yields them
+    as they complete. ``total`` (default: ``len(items)`` when it has one) feeds the progress
+    callback, which is called with a :class:`Progress` after each batch of completions.
+    ``limiter`` paces item starts (the client's own limiter already paces its requests).
+    """
+    return BulkJob(
+        items,
+        func,
+        concurrency=concurrency,
+        ordered=ordered,
+        window=window,
+        total=total,
+        on_progress=on_progress,
+        limiter=limiter,
+    )
+
+
+async def run_all(
+    items: Iterable[T] | AsyncIterable[T],
+    func: Callable[[T], Awaitable[R]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    ordered: bool = True,
+    total: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    limiter: RateLimiter | None = None,
+) -> list[Outcome[T, R]]:
+    """Run the job to the end and return every outcome (in input order unless ``ordered=False``)."""
+    async with run(
+        items,
+        func,
+        concurrency=concurrency,
+        ordered=ordered,
+        total=total,
+        on_progress=on_progress,
+        limiter=limiter,
+    ) as job:
+        return [outcome async for outcome in job]

@@ -1,0 +1,41 @@
+"""Generic hypermedia: links and fields, link formats, the navigator, drive and the recorder.
+
+Nothing here names a rel or a state of Loop's API: a :class:`LinkFormat` reads the links of
+a response, a ``decode`` function builds the resource, and the :class:`Navigator` follows
+links by rel, validating values against the links' ``fields`` first.
+"""
+
+from __future__ import annotations
+
+from loop_async.hypermedia.drive import Choose, DriveLimitError, DriveResult, Policy, Step, Stop, drive
+from loop_async.hypermedia.formats import HalFormsFormat, LinkFormat, LoopLinksFormat, parse_error_entries
+from loop_async.hypermedia.linkset import LinkSet
+from loop_async.hypermedia.navigator import Navigator, TransitionObserver, writer_lock
+from loop_async.hypermedia.recorder import TransitionRecorder, generalise_rel
+from loop_async.hypermedia.validation import check_value, check_values, validate_values
+from loop_async.models.links import Field, Link
+
+__all__ = [
+    "Choose",
+    "DriveLimitError",
+    "DriveResult",
+    "Field",
+    "HalFormsFormat",
+    "Link",
+    "LinkFormat",
+    "LinkSet",
+    "LoopLinksFormat",
+    "Navigator",
+    "Policy",
+    "Step",
+    "Stop",
+    "TransitionObserver",
+    "TransitionRecorder",
+    "check_value",
+    "check_values",
+    "drive",
+    "generalise_rel",
+    "parse_error_entries",
+    "validate_values",
+    "writer_lock",
+]

@@ -1,0 +1,262 @@
+"""Several merchants at once: one :class:`~loop_async.LoopClient` per API key, one event loop.
+
+A 3PL driving returns for many merchants has one API key (and one rate budget) per merchant.
+:class:`ClientPool` keeps a client per key, each with its own limiter, and runs a job as one
+sub-job per merchant, so a merchant with a long list never starves the others and every key
+is used at its own full rate::
+
+    async with ClientPool({"acme": acme_key, "globex": globex_key}) as pool:
+        async with pool.run({"acme": acme_ids, "globex": globex_ids}, process) as job:
+            async for outcome in job:      # outcome.key is the merchant
+                ...
+
+where ``process`` is ``async def process(loop: LoopClient, return_id: int) -> ...``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from loop_async import bulk
+from loop_async.bulk import DEFAULT_CONCURRENCY, JobReport, Outcome, Progress, ProgressCallback
+from loop_async.client import LoopClient
+from loop_async.ratelimit import LimiterState, RateLimiter, TokenBucketLimiter
+
+__all__ = ["ClientPool", "PoolJob"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@attrs.frozen
+class _PumpDone:
+    key: str
+    error: BaseException | None = None
+
+
+class PoolJob(Generic[T, R]):
+    """A job across merchants: one :class:`~loop_async.bulk.BulkJob` per key, outcomes merged
+    as they come (in input order *within* a key when ``ordered``). Iterate it inside ``async with``.
+    """
+
+    def __init__(
+        self,
+        jobs: Mapping[str, bulk.BulkJob[T, R]],
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self._jobs = dict(jobs)
+        self._on_progress = on_progress
+        # Bounded: a slow consumer holds every key's job back instead of buffering without end.
+        self._queue: asyncio.Queue[Outcome[T, R] | _PumpDone] = asyncio.Queue(maxsize=max(1, 2 * len(jobs)))
+        self._pumps: list[asyncio.Task[None]] = []
+        self._open_pumps = len(jobs)
+        self._closed = False
+
+    def _start(self) -> None:
+        if not self._pumps and not self._closed:
+            self._pumps = [
+                asyncio.create_task(self._pump(key, job), name=f"loop-async pool {key}")
+                for key, job in self._jobs.items()
+            ]
+
+    async def _pump(self, key: str, job: bulk.BulkJob[T, R]) -> None:
+        try:
+            async with job:
+                async for outcome in job:
+                    await self._queue.put(outcome)
+        except Exception as exc:  # noqa: BLE001 - a key's input failed: hand it to the consumer
+            await self._queue.put(_PumpDone(key, exc))
+            return
+        await self._queue.put(_PumpDone(key))
+
+    def _job_progress(self, _progress: Progress) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self.progress)
+
+    @property
+    def progress(self) -> Progress:
+        """Progress summed over every key (``total`` is ``None`` if any key's total is unknown)."""
+        parts = [job.progress for job in self._jobs.values()]
+        totals = [p.total for p in parts]
+        return Progress(
+            done=sum(p.done for p in parts),
+            failed=sum(p.failed for p in parts),
+            total=None if any(t is None for t in totals) else sum(t for t in totals if t is not None),
+            in_flight=sum(p.in_flight for p in parts),
+            rate=sum(p.rate for p in parts),
+            elapsed=max((p.elapsed for p in parts), default=0.0),
+        )
+
+    @property
+    def reports(self) -> dict[str, JobReport]:
+        """Each key's :class:`~loop_async.bulk.JobReport`."""
+        return {key: job.report for key, job in self._jobs.items()}
+
+    def stop(self) -> None:
+        """Start no new items for any key; the ones in flight finish and are still yielded."""
+        for job in self._jobs.values():
+            job.stop()
+
+    async def aclose(self) -> None:
+        """Cancel everything in flight, for every key, and wait for it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for pump in self._pumps:
+            pump.cancel()
+        if self._pumps:
+            await asyncio.shield(asyncio.gather(*self._pumps, return_exceptions=True))
+        # Jobs that never started still count as closed (nothing ran).
+        for job in self._jobs.values():
+            await job.aclose()
+
+    async def __aenter__(self) -> PoolJob[T, R]:
+        self._start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> PoolJob[T, R]:
+        return self
+
+    async def __anext__(self) -> Outcome[T, R]:
+        self._start()
+        while self._open_pumps > 0 and not self._closed:
+            entry = await self._queue.get()
+            if isinstance(entry, Outcome):
+                return entry
+            self._open_pumps -= 1
+            if entry.error is not None:
+                await self.aclose()
+                raise entry.error
+        await self.aclose()
+        raise StopAsyncIteration
+
+
+class ClientPool:
+    """One :class:`~loop_async.LoopClient` per merchant API key, each with its own rate budget.
+
+    ``api_keys`` maps a merchant name (any label you choose; it is what reports and outcomes
+    show, the keys themselves never are) to its API key. ``rate_limit`` is each key's budget in
+    requests per minute; ``limiter_factory(name)`` builds a limiter per merchant instead (for
+    example a :class:`~loop_async.redis_limiter.RedisRateLimiter`, so that several processes
+    share each key's budget). Other keyword arguments go to every :class:`LoopClient`.
+    """
+
+    def __init__(
+        self,
+        api_keys: Mapping[str, str],
+        *,
+        rate_limit: float | None = 300,
+        limiter_factory: Callable[[str], RateLimiter] | None = None,
+        **client_options: Any,
+    ) -> None:
+        if not api_keys:
+            raise ValueError("api_keys must name at least one merchant")
+        self._clients: dict[str, LoopClient] = {}
+        for name, api_key in api_keys.items():
+            if limiter_factory is not None:
+                limiter: RateLimiter | None = limiter_factory(name)
+            elif rate_limit is not None:
+                # A 429 burst from requests in flight together halves the rate once, not N times.
+                limiter = TokenBucketLimiter(rate_limit, decrease_cooldown=1.0)
+            else:
+                limiter = None
+            self._clients[name] = LoopClient(api_key, rate_limit=None, rate_limiter=limiter, **client_options)
+
+    def __getitem__(self, name: str) -> LoopClient:
+        return self._clients[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._clients
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._clients)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def limiter_states(self) -> dict[str, LimiterState]:
+        """Each merchant's limiter state, for limiters that expose one (``state``)."""
+        states: dict[str, LimiterState] = {}
+        for name, client in self._clients.items():
+            state = getattr(client.rate_limiter, "state", None)
+            if isinstance(state, LimiterState):
+                states[name] = state
+        return states
+
+    def run(
+        self,
+        work: Mapping[str, Iterable[T] | AsyncIterable[T]],
+        func: Callable[[LoopClient, T], Awaitable[R]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        ordered: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ) -> PoolJob[T, R]:
+        """Run ``func(client, item)`` for each merchant's items with that merchant's client.
+
+        ``work`` maps merchant names to their items; ``concurrency`` is per merchant. Outcomes
+        carry the merchant in ``key`` and the item's index within that merchant's items.
+        """
+        unknown = [name for name in work if name not in self._clients]
+        if unknown:
+            raise KeyError(f"no API key for merchant(s): {', '.join(map(str, unknown))}")
+        pool_job: PoolJob[T, R]
+        jobs = {
+            name: bulk.BulkJob(
+                items,
+                functools.partial(func, self._clients[name]),
+                concurrency=concurrency,
+                ordered=ordered,
+                on_progress=lambda p: pool_job._job_progress(p),
+                key=name,
+            )
+            for name, items in work.items()
+        }
+        pool_job = PoolJob(jobs, on_progress)
+        return pool_job
+
+    async def run_all(
+        self,
+        work: Mapping[str, Iterable[T] | AsyncIterable[T]],
+        func: Callable[[LoopClient, T], Awaitable[R]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, list[Outcome[T, R]]]:
+        """Run the job to the end; every merchant's outcomes, in that merchant's input order."""
+        results: dict[str, list[Outcome[T, R]]] = {name: [] for name in work}
+        async with self.run(work, func, concurrency=concurrency, on_progress=on_progress) as job:
+            async for outcome in job:
+                assert outcome.key is not None
+                results[outcome.key].append(outcome)
+        return results
+
+    async def aclose(self) -> None:
+        """Close every client (and limiters with an ``aclose``, e.g. Redis ones)."""
+        for client in self._clients.values():
+            await client.aclose()
+            closer = getattr(client.rate_limiter, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<ClientPool merchants={list(self._clients)!r}>"

@@ -1,0 +1,82 @@
+"""Date ranges for the return-data endpoints: validation, Loop's format, 120-day windows.
+
+Pure functions, no I/O. Loop's ``from``/``to`` are ``YYYY-MM-DD HH:MM:SS`` in UTC, whole
+seconds, and one request may span at most :data:`MAX_WINDOW` (120 days).
+
+Boundaries: Loop's range is taken as **inclusive on both ends** (the safe reading: a
+half-open reading would only make the shared second appear once anyway). Consecutive windows
+therefore *share* their boundary second, so no return can fall between two windows whatever
+the precision of Loop's timestamps; a return stamped exactly on a boundary may come back in
+both windows, and the caller drops the second copy by id. ``start`` is rounded down and ``end``
+up to whole seconds, so the requested range is always covered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+from loop_async.resources._validate import Problems
+
+__all__ = ["LOOP_DATETIME_FORMAT", "MAX_WINDOW", "check_range", "format_loop_datetime", "split_windows"]
+
+#: The longest range Loop answers in one request.
+MAX_WINDOW = timedelta(days=120)
+#: How Loop writes ``from``/``to``.
+LOOP_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+_SECOND = timedelta(seconds=1)
+
+
+def check_range(problems: Problems, start: object, end: object) -> None:
+    """Record a problem for each of: not a datetime, naive datetime, ``start`` not before ``end``."""
+    aware = [_check_aware(problems, "start", start), _check_aware(problems, "end", end)]
+    lo, hi = aware
+    if lo is not None and hi is not None and lo >= hi:
+        problems.add("end", f"must be after start ({lo.isoformat()} >= {hi.isoformat()})")
+
+
+def _check_aware(problems: Problems, name: str, value: object) -> datetime | None:
+    if not isinstance(value, datetime):
+        problems.add(name, f"must be a timezone-aware datetime, got {type(value).__name__}")
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        problems.add(name, "must be timezone-aware (e.g. datetime(..., tzinfo=timezone.utc)); got a naive datetime")
+        return None
+    return value
+
+
+def to_utc_seconds(value: datetime, *, round_up: bool = False) -> datetime:
+    """``value`` (timezone-aware) in UTC, truncated (or rounded up) to a whole second."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("a naive datetime has no defined UTC instant")
+    utc = value.astimezone(timezone.utc)
+    whole = utc.replace(microsecond=0)
+    return whole + _SECOND if round_up and whole != utc else whole
+
+
+def format_loop_datetime(value: datetime) -> str:
+    """``value`` (timezone-aware) as Loop expects it: UTC ``YYYY-MM-DD HH:MM:SS`` (truncated)."""
+    return to_utc_seconds(value).strftime(LOOP_DATETIME_FORMAT)
+
+
+def split_windows(
+    start: datetime, end: datetime, max_window: timedelta = MAX_WINDOW
+) -> Iterator[tuple[datetime, datetime]]:
+    """Consecutive UTC windows covering ``[start, end]``, each at most ``max_window`` long.
+
+    Each window is inclusive on both ends and starts on the previous one's end (see the
+    module docstring); a range that fits yields one window.
+    """
+    if max_window < _SECOND:
+        raise ValueError("max_window must be at least one second")
+    lo = to_utc_seconds(start)
+    hi = to_utc_seconds(end, round_up=True)
+    if lo >= hi:
+        raise ValueError("start must be before end")
+    while True:
+        window_end = min(lo + max_window, hi)
+        yield lo, window_end
+        if window_end >= hi:
+            return
+        lo = window_end

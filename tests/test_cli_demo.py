@@ -1,0 +1,29 @@
+"""The demo command: it runs end to end against the embedded fake server and its figures add up."""
+
+from __future__ import annotations
+
+import pytest
+
+from loop_async._cli.demo import run_demo
+from loop_async.cli import main
+
+
+async def test_demo_summary_figures_add_up() -> None:
+    stages: set[str] = set()
+    summary = await run_demo(drafts=12, concurrency=4, progress=lambda stage, done, total: stages.add(stage))
+    assert summary.errors == {}
+    assert summary.submitted == 12
+    assert summary.processed + summary.flagged == 12
+    assert summary.flagged == len(range(0, 12, 5))
+    assert summary.notes == summary.deep_links == 12
+    assert summary.server_side_effects["process"] == summary.processed  # processed exactly once each
+    assert summary.requests >= 12 * 7  # create + at least six steps per draft
+    assert summary.retries == 0
+    assert stages == {"drafts", "returns"}
+
+
+def test_demo_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--drafts", "3", "--concurrency", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "3 of 3 submitted" in out
+    assert "requests per second" in out

@@ -1,0 +1,344 @@
+"""Draft returns driven by rel against the fake Loop server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import attrs
+import pytest
+
+from loop_async import LoopClient
+from loop_async.errors import (
+    FieldValidationError,
+    NotFoundError,
+    PartialFailureError,
+    RelNotAvailableError,
+    TransportError,
+    UnsafeLinkError,
+)
+from loop_async.hypermedia import Choose, Field, Link, Navigator, Stop, TransitionRecorder
+from loop_async.models import Address, DraftReturnResponse, DraftReturnState, FieldType
+from loop_async.testing import FakeLoopServer
+
+REASON = "set-returning-item-return-reason"
+DRAFT = "/api/v1/draft-returns/{draft_id}"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeLoopServer]:
+    async with FakeLoopServer(orders=3) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def loop(server: FakeLoopServer) -> AsyncIterator[LoopClient]:
+    async with LoopClient(server.api_key, base_url=server.url, rate_limit=None, max_retries=2) as client:
+        yield client
+
+
+def total_requests(server: FakeLoopServer) -> int:
+    return sum(server.request_counts.values())
+
+
+async def start(loop: LoopClient, server: FakeLoopServer) -> Navigator[DraftReturnResponse]:
+    order = server.orders[0]
+    return await loop.draft_returns.create(order.name, order.zip)
+
+
+def easy_reason(nav: Navigator[DraftReturnResponse]) -> int:
+    """A reason that needs no comment, read from the draft's context."""
+    assert nav.resource.context is not None
+    return next(r.id for r in nav.resource.context.return_reasons if not r.requires_comment)
+
+
+def loop_policy(nav: Navigator[DraftReturnResponse], link: Link) -> dict[str, Any]:
+    """Values from field metadata and the draft's context; knows rels only by their fields."""
+    values: dict[str, Any] = {}
+    for f in link.fields:
+        if not f.is_required:
+            continue
+        if f.name == "return_reason_id":
+            values[f.name] = easy_reason(nav)
+        elif f.allowed_values:
+            values[f.name] = f.allowed_values[0]
+    return values
+
+
+async def test_full_flow_by_rel_to_submitted(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    draft_id = nav.resource.draft_return.id
+    assert nav.resource.draft_return.state == DraftReturnState.CREATED
+    assert nav.self_url == loop.base_url / "draft-returns" / str(draft_id)
+    assert [link.rel for link in nav.required] == ["add-returning-item"]
+
+    line_item = nav.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    nav = await nav.follow("add-returning-item", order_line_item_id=line_item)
+    [item] = nav.resource.draft_return.returning_items
+    assert item.order_line_item_id == line_item
+    assert list(nav.links.family(REASON)) == [str(item.id)]
+
+    nav = await nav.follow_member(REASON, item.id, return_reason_id=easy_reason(nav))
+    assert nav.resource.draft_return.returning_items[0].reason is not None
+    nav = await nav.follow("finalize-items")
+    assert nav.resource.draft_return.state == DraftReturnState.RETURNING_ITEMS_FINALIZED
+    assert not nav.can("submit-draft-return")
+
+    context = nav.resource.context
+    assert context is not None
+    nav = await nav.follow("set-credit-type", credit_type=context.available_credit_types[0])
+    nav = await nav.follow("select-return-method", return_method_id=context.return_methods[0].id)
+    assert [link.rel for link in nav.required] == ["submit-draft-return"]
+    nav = await nav.follow("submit-draft-return", strict=True)
+
+    assert nav.is_terminal
+    assert nav.resource.draft_return.state == DraftReturnState.SUBMITTED
+    return_id = nav.resource.draft_return.return_id
+    assert return_id is not None and return_id in server.returns
+    assert server.side_effects[("submit", draft_id)] == 1
+    again = await loop.draft_returns.get(draft_id)
+    assert again.is_terminal and again.resource == nav.resource
+
+
+async def test_drive_to_submitted_and_draw_the_flow(loop: LoopClient, server: FakeLoopServer) -> None:
+    recorder = TransitionRecorder(lambda nav: nav.resource.draft_return.state.value)
+    loop.draft_returns.observe(recorder)
+    for _ in range(2):
+        result = await (await start(loop, server)).drive(loop_policy)
+        assert result.outcome == "terminal"
+        assert [s.rel.rsplit("-", 1)[0] if s.rel.startswith(REASON) else s.rel for s in result.steps] == [
+            "add-returning-item",
+            REASON,
+            "finalize-items",
+            "set-credit-type",
+            "select-return-method",
+            "submit-draft-return",
+        ]
+        assert result.navigator.resource.draft_return.state == DraftReturnState.SUBMITTED
+    diagram = recorder.to_mermaid()
+    assert diagram.startswith("stateDiagram-v2\n")
+    assert f": {REASON}-{{id}}\n" in diagram
+    assert recorder.initial == {"created"}
+    assert recorder.terminal == {"submitted"}
+    assert recorder.transitions[("returning-items-finalized", "submit-draft-return", "submitted")] == 2
+
+
+async def test_drive_stops_where_the_policy_says(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+
+    async def careful(n: Navigator[DraftReturnResponse], link: Link) -> Any:
+        if link.rel == "submit-draft-return":
+            return Stop("a human must confirm")
+        return loop_policy(n, link)
+
+    result = await nav.drive(careful)
+    assert (result.outcome, result.reason) == ("stopped", "a human must confirm")
+    assert result.navigator.can("submit-draft-return")
+    assert server.side_effects[("submit", nav.resource.draft_return.id)] == 0
+
+
+async def test_dry_run_sends_nothing(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    before = total_requests(server)
+    plan = await nav.drive(loop_policy, dry_run=True)
+    assert [(s.rel, dict(s.values)) for s in plan.steps] == [
+        ("add-returning-item", {"order_line_item_id": nav.link("add-returning-item").fields[0].allowed_values[0]})  # type: ignore[index]
+    ]
+    assert total_requests(server) == before
+
+
+async def test_missing_rel_and_every_validation_error_send_nothing(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    before = total_requests(server)
+    with pytest.raises(RelNotAvailableError) as missing:
+        await nav.follow("submit-draft-return")
+    assert "add-returning-item" in missing.value.available
+    with pytest.raises(RelNotAvailableError, match="Did you mean 'add-returning-item'"):
+        await nav.follow("add-returning-items")
+    not_eligible = server.orders[0].line_items[-1].id
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"order_line_item_id": not_eligible}, "is not allowed"),
+        ({"order_line_item_id": "74"}, "must be an int"),
+        ({"order_line_item_id": True}, "must be an int"),
+        ({}, "is required"),
+        ({"order_line_item_id": 74, "order_line_item": 74}, "did you mean 'order_line_item_id'"),
+    ]
+    for values, expected in cases:
+        with pytest.raises(FieldValidationError) as caught:
+            await nav.follow("add-returning-item", values)
+        assert expected in str(caught.value)
+    with pytest.raises(FieldValidationError) as many:
+        await nav.follow("set-customer", email=5, name="x")
+    assert many.value.names == ("email", "name")
+    assert total_requests(server) == before
+
+
+async def test_off_origin_href_is_refused_with_zero_requests(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    before = total_requests(server)
+    cancel_path = nav.link("cancel-draft-return").href.split(str(server.url.port), 1)[1]
+    # "localhost" reaches the very same server: anything sent would be counted there.
+    for origin in (f"http://localhost:{server.url.port}", "https://evil.example.test", f"https://{server.url.host}"):
+        link = Link(rel="cancel-draft-return", href=origin + cancel_path, method="POST")
+        with pytest.raises(UnsafeLinkError):
+            await nav.follow_link(link)
+    assert total_requests(server) == before
+    assert nav.resource.draft_return.state == DraftReturnState.CREATED
+
+
+async def test_partial_failure_is_visible_and_strict_raises(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await (await start(loop, server)).drive(
+        lambda n, link: Stop() if link.rel == "submit-draft-return" else loop_policy(n, link)
+    )
+    nav = nav.navigator
+    assert nav.resource.context is not None
+    variants = [v for p in nav.resource.context.cart_products for v in p.variants]
+    good = next(v.id for v in variants if v.available)
+    bad = next(v.id for v in variants if not v.available)
+    # The link documents one variant_id; Loop also takes a list: extend the metadata explicitly.
+    several = attrs.evolve(
+        nav.link("add-cart-item"), fields=(Field(name="variant_ids", type=FieldType("array"), is_required=True),)
+    )
+    after = await nav.follow_link(several, variant_ids=[good, bad])
+    assert [e.code for e in after.errors] == ["product-variant-unavailable"]
+    assert [c.variant_id for c in after.resource.draft_return.cart_items] == [good]
+    assert after.resource.errors == after.errors
+    with pytest.raises(PartialFailureError) as caught:
+        await after.follow_link(several, variant_ids=[good, bad], strict=True)
+    assert isinstance(caught.value.resource, Navigator)
+    assert len(caught.value.resource.resource.draft_return.cart_items) == 2
+
+
+async def test_submit_dropped_after_it_ran_is_not_repeated(loop: LoopClient, server: FakeLoopServer) -> None:
+    plan = await (await start(loop, server)).drive(
+        lambda n, link: Stop() if link.rel == "submit-draft-return" else loop_policy(n, link)
+    )
+    nav = plan.navigator
+    draft_id = nav.resource.draft_return.id
+    server.faults.inject("drop_after", route=f"POST {DRAFT}/submit")
+    done = await nav.follow("submit-draft-return")
+    assert isinstance(done.recovered_from, TransportError)
+    assert done.is_terminal
+    assert done.resource.draft_return.state == DraftReturnState.SUBMITTED
+    assert server.side_effects[("submit", draft_id)] == 1
+    assert server.request_counts[f"POST {DRAFT}/submit"] == 1
+
+
+async def test_submit_dropped_before_it_ran_is_sent_once_more(loop: LoopClient, server: FakeLoopServer) -> None:
+    plan = await (await start(loop, server)).drive(
+        lambda n, link: Stop() if link.rel == "submit-draft-return" else loop_policy(n, link)
+    )
+    draft_id = plan.navigator.resource.draft_return.id
+    server.faults.inject("drop_before", route=f"POST {DRAFT}/submit")
+    done = await plan.navigator.follow("submit-draft-return")
+    assert done.recovered_from is not None
+    assert done.resource.draft_return.state == DraftReturnState.SUBMITTED
+    assert server.side_effects[("submit", draft_id)] == 1
+    assert server.request_counts[f"POST {DRAFT}/submit"] == 2
+
+
+async def test_add_item_dropped_after_it_ran_adds_one_item(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    server.faults.inject("drop_after", route=f"POST {DRAFT}/returning-items")
+    line_item = nav.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    after = await nav.follow("add-returning-item", order_line_item_id=line_item)
+    assert after.recovered_from is not None
+    assert [i.order_line_item_id for i in after.resource.draft_return.returning_items] == [line_item]
+    assert server.request_counts[f"POST {DRAFT}/returning-items"] == 1
+
+
+async def test_concurrent_follows_on_one_draft_never_overlap(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    other = await loop.draft_returns.get(nav.resource.draft_return.id)  # a second navigator, same draft
+    delay = 0.15
+    server.faults.inject("delay", route=f"POST {DRAFT}/customer", times=2, delay=delay)
+    await asyncio.gather(
+        nav.follow("set-customer", email="a@example.com"), other.follow("set-customer", email="b@example.com")
+    )
+    done = [r.at for r in server.request_log if r.route == f"POST {DRAFT}/customer"]
+    assert len(done) == 2
+    # Serialised, the second request starts only after the first answered, then waits its own delay.
+    assert done[1] - done[0] >= delay * 0.9
+
+
+async def test_typed_entry_points_go_through_the_navigator(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    draft_id = nav.resource.draft_return.id
+    eligible = nav.link("add-returning-item").fields[0].allowed_values
+    assert eligible is not None
+    nav = await loop.draft_returns.add_returning_item(draft_id, eligible[0])
+    item = nav.resource.draft_return.returning_items[0]
+    # Validated against Loop's own metadata: a line item that is not eligible is refused locally.
+    with pytest.raises(FieldValidationError, match="is not allowed"):
+        await loop.draft_returns.add_returning_item(draft_id, server.orders[0].line_items[-1].id)
+    nav = await loop.draft_returns.set_returning_item_user_input(draft_id, item.id, 1, True)
+    nav = await loop.draft_returns.remove_returning_item(draft_id, item.id)
+    assert nav.resource.draft_return.returning_items == ()
+    assert server.request_counts[f"DELETE {DRAFT}/returning-items/{{item_id}}"] == 1
+    nav = await loop.draft_returns.add_returning_item(draft_id, eligible[1])
+    item = nav.resource.draft_return.returning_items[0]
+    assert nav.resource.context is not None
+    variant = next(v.id for p in nav.resource.context.cart_products for v in p.variants if v.available)
+    nav = await loop.draft_returns.set_exchange_item(draft_id, item.id, variant)
+    assert nav.resource.draft_return.cart_items[0].exchange_for_returning_item_id == item.id
+    plan = await nav.drive(lambda n, link: Stop() if link.rel == "submit-draft-return" else loop_policy(n, link))
+    address = Address(address1="1 Main St", city="Chicago", zip="60622", country_code="US")
+    nav = await loop.draft_returns.set_address(draft_id, address)
+    assert nav.resource.draft_return.shipping_address is not None
+    assert nav.resource.draft_return.shipping_address.city == "Chicago"
+    assert plan.navigator.key == nav.key == ("draft-return", draft_id)
+    nav = await loop.draft_returns.submit(draft_id)
+    assert nav.is_terminal
+    assert server.side_effects[("submit", draft_id)] == 1
+    with pytest.raises(FieldValidationError) as bad:
+        await loop.draft_returns.remove_returning_item(0, True)  # type: ignore[arg-type]
+    assert bad.value.names == ("draft_return_id", "returning_item_id")
+    with pytest.raises(NotFoundError):
+        await loop.draft_returns.get(999_999)
+
+
+async def test_create_validates_its_arguments(loop: LoopClient, server: FakeLoopServer) -> None:
+    with pytest.raises(FieldValidationError) as caught:
+        await loop.draft_returns.create("", 60622, is_gift="no")  # type: ignore[arg-type]
+    assert caught.value.names == ("order_name", "secondary_input", "is_gift")
+    assert total_requests(server) == 0
+
+
+async def test_choose_another_rel_in_a_policy(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    result = await nav.drive(
+        lambda n, link: Choose("cancel-draft-return") if link.rel == "add-returning-item" else {}, max_steps=5
+    )
+    assert result.outcome == "terminal"
+    assert result.navigator.resource.draft_return.state == DraftReturnState.CANCELLED
+
+
+async def test_submit_answered_500_without_effect_is_sent_once_more(loop: LoopClient, server: FakeLoopServer) -> None:
+    plan = await (await start(loop, server)).drive(
+        lambda n, link: Stop() if link.rel == "submit-draft-return" else loop_policy(n, link)
+    )
+    draft_id = plan.navigator.resource.draft_return.id
+    server.faults.inject("status", route=f"POST {DRAFT}/submit", status=500)
+    done = await plan.navigator.follow("submit-draft-return")
+    assert done.recovered_from is not None
+    assert done.is_terminal
+    assert server.side_effects[("submit", draft_id)] == 1
+    assert server.request_counts[f"POST {DRAFT}/submit"] == 2
+
+
+async def test_typed_action_dropped_after_it_ran_is_reconciled(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    draft_id = nav.resource.draft_return.id
+    line_item = nav.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    item = (await nav.follow("add-returning-item", order_line_item_id=line_item)).resource.draft_return.returning_items[
+        0
+    ]
+    route = f"POST {DRAFT}/returning-items/{{item_id}}/user-input/{{user_input_id}}"
+    server.faults.inject("drop_after", route=route)
+    # Loop offers no link for this endpoint: the SDK's own link is used, judged by the resource alone.
+    after = await loop.draft_returns.set_returning_item_user_input(draft_id, item.id, 7, "boxed")
+    assert after.recovered_from is not None
+    assert server.request_counts[route] == 1
+    [answer] = after.resource.draft_return.returning_items[0].user_input
+    assert (answer.id, answer.value) == (7, "boxed")

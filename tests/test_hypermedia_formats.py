@@ -1,0 +1,145 @@
+"""Link-format adapters: Loop's links[] and HAL-FORMS turn into the same generic links."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loop_async.errors import DecodeError, RelNotAvailableError
+from loop_async.hypermedia import Field, HalFormsFormat, Link, LinkFormat, LinkSet, LoopLinksFormat
+from loop_async.models import ApiErrorEntry, FieldType
+
+SAMPLE = Path("/work/shared/loop-api/draft-return-response.json")
+
+
+def test_both_adapters_satisfy_the_protocol() -> None:
+    assert isinstance(LoopLinksFormat(), LinkFormat)
+    assert isinstance(HalFormsFormat(), LinkFormat)
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="the shared payload sample is not on this machine")
+def test_loop_links_of_the_real_payload() -> None:
+    data = json.loads(SAMPLE.read_text())
+    fmt = LoopLinksFormat()
+    [link] = fmt.links(data)
+    assert link.is_required is True
+    assert link.fields[0].name == "order_line_item_id"
+    assert link.fields[0].type == FieldType.INT
+    assert link.fields[0].allowed_values == ("refund", "gift", "exchange")
+    assert fmt.errors(data) == (ApiErrorEntry(code="<string>", message="<string>"),)
+    assert fmt.self_href(data) is None
+
+
+def test_loop_links_missing_or_null_mean_terminal_and_errors_are_lenient() -> None:
+    fmt = LoopLinksFormat()
+    assert fmt.links({"links": None}) == ()
+    assert fmt.links({}) == ()
+    assert fmt.errors({"errors": ["validation-failed", {"code": 422, "message": "bad"}]}) == (
+        ApiErrorEntry(code="validation-failed"),
+        ApiErrorEntry(code="422", message="bad"),
+    )
+    with pytest.raises(DecodeError):
+        fmt.links([1, 2])
+    with pytest.raises(DecodeError):
+        fmt.links({"links": [{"href": "/x"}]})  # no rel
+
+
+HAL = {
+    "draft_return": {"id": 7, "state": "created"},
+    "_links": {
+        "self": {"href": "https://api.example.test/api/2026-10/draft-returns/7"},
+        "order": {"href": "https://api.example.test/api/2026-10/orders/42"},
+        "curies": [{"name": "loop", "href": "https://docs.example.test/{rel}", "templated": True}],
+    },
+    "_templates": {
+        "add-returning-item": {
+            "title": "Add a line item to the return",
+            "method": "post",
+            "contentType": "application/json",
+            "target": "https://api.example.test/api/2026-10/draft-returns/7/returning-items",
+            "required": True,
+            "properties": [
+                {
+                    "name": "order_line_item_id",
+                    "required": True,
+                    "type": "number",
+                    "prompt": "Which item?",
+                    "options": {"inline": [{"prompt": "Shirt", "value": 74}, {"prompt": "Hat", "value": 75}]},
+                },
+                {"name": "comment", "type": "text"},
+                {"name": "size", "options": {"inline": ["S", "M"]}},
+                {"name": "store", "options": {"link": {"href": "https://api.example.test/stores"}}},
+            ],
+        },
+        "default": {"method": "DELETE", "title": "Cancel"},
+    },
+    "errors": [{"code": "partial", "message": "one thing failed"}],
+}
+
+
+def test_hal_forms_templates_become_links_with_fields() -> None:
+    fmt = HalFormsFormat()
+    links = fmt.links(HAL)
+    assert [link.rel for link in links] == ["add-returning-item", "default", "order"]
+    add, default, order = links
+    assert add.method == "POST"
+    assert add.is_required is True
+    assert add.description == "Add a line item to the return"
+    assert add.href.endswith("/draft-returns/7/returning-items")
+    assert add.fields == (
+        Field(
+            name="order_line_item_id",
+            type=FieldType("number"),
+            description="Which item?",
+            allowed_values=(74, 75),
+            is_required=True,
+        ),
+        Field(name="comment", type=FieldType("string")),
+        Field(name="size", type=FieldType("enum"), allowed_values=("S", "M")),
+        Field(name="store"),  # options.link is not fetched: not checked client-side
+    )
+    # A template without target acts on the resource itself (self).
+    assert default.href == HAL["_links"]["self"]["href"]  # type: ignore[index]
+    assert (default.method, default.is_required) == ("DELETE", False)
+    assert order == Link(rel="order", href="https://api.example.test/api/2026-10/orders/42", method="GET")
+    assert fmt.self_href(HAL) == "https://api.example.test/api/2026-10/draft-returns/7"
+    assert fmt.errors(HAL) == (ApiErrorEntry(code="partial", message="one thing failed"),)
+
+
+def test_hal_forms_terminal_and_embedded_errors() -> None:
+    fmt = HalFormsFormat()
+    body = {"_links": {"self": {"href": "/x"}}, "_embedded": {"errors": [{"code": "late"}]}}
+    assert fmt.links(body) == ()
+    assert fmt.errors(body) == (ApiErrorEntry(code="late"),)
+    with pytest.raises(DecodeError):
+        fmt.links({"_templates": {"x": {"method": "POST"}}})  # no target, no self
+    with pytest.raises(DecodeError):
+        fmt.links({"_links": {"self": {"href": "/x"}}, "_templates": {"x": {"properties": [{"type": "text"}]}}})
+
+
+def test_linkset_family_member_and_lookup() -> None:
+    links = LinkSet(
+        [
+            Link(rel="set-reason-74", href="/a"),
+            Link(rel="set-reason-75", href="/b"),
+            Link(rel="set-reason-uuid-1f-2", href="/c"),
+            Link(rel="set-reason", href="/d"),
+            Link(rel="set-reasonable", href="/e"),
+            Link(rel="set-reason-74", href="/duplicate"),
+        ]
+    )
+    assert links.rels == ("set-reason-74", "set-reason-75", "set-reason-uuid-1f-2", "set-reason", "set-reasonable")
+    family = links.family("set-reason")
+    assert {k: v.href for k, v in family.items()} == {"74": "/a", "75": "/b", "uuid-1f-2": "/c"}
+    assert links.member("set-reason", 75).href == "/b"
+    with pytest.raises(RelNotAvailableError) as caught:
+        links.member("set-reason", 76)
+    assert caught.value.available == ("set-reason-74", "set-reason-75", "set-reason-uuid-1f-2")
+    assert "set-reason-76" in str(caught.value)
+    assert links.get("nope") is None
+    with pytest.raises(RelNotAvailableError, match="Did you mean 'set-reasonable'"):
+        links["set-reasonabel"]
+    assert len(links) == 6
+    assert not LinkSet([])
