@@ -30,10 +30,12 @@ from loop_async.errors import (
     UnprocessableEntityError,
     UnsafeLinkError,
 )
+from loop_async.hypermedia import Navigator
 from loop_async.ratelimit import LimiterState, RateLimiter, TokenBucketLimiter
 from loop_async.resources.returns import ActionResult
 from loop_async.retry import RetryPolicy
 from loop_async.transport import Response
+from loop_async.webhooks import WebhookRouter, verify_signature
 
 __all__ = [
     "ActionResult",
@@ -49,6 +51,7 @@ __all__ = [
     "LoopClient",
     "LoopError",
     "LoopTimeoutError",
+    "Navigator",
     "NotFoundError",
     "PartialFailureError",
     "PermissionDeniedError",
@@ -63,5 +66,7 @@ __all__ = [
     "TransportError",
     "UnprocessableEntityError",
     "UnsafeLinkError",
+    "WebhookRouter",
     "__version__",
+    "verify_signature",
 ]

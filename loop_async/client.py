@@ -59,7 +59,7 @@ class LoopClient:
     ``rate_limiter`` (any :class:`~loop_async.ratelimit.RateLimiter`, e.g. one shared by
     several clients of the same key; overrides ``rate_limit``); ``max_response_bytes``.
 
-    Resources: :attr:`returns`, :attr:`draft_returns`.
+    Resources: :attr:`returns`, :attr:`draft_returns`, :attr:`webhooks`.
     """
 
     def __init__(
@@ -103,6 +103,15 @@ class LoopClient:
     def base_url(self) -> URL:
         """The API root every path is relative to, e.g. ``https://api.loopreturns.com/api/v1``."""
         return self._transport.api_root
+
+    @property
+    def transport(self) -> Transport:
+        """The low-level transport (auth, retries, limits, origin pinning).
+
+        Use it to build a :class:`~loop_async.hypermedia.Navigator` over your own hypermedia
+        resources: ``Navigator(loop.transport, data, format=..., decode=...)``.
+        """
+        return self._transport
 
     @property
     def rate_limiter(self) -> RateLimiter | None:

@@ -45,6 +45,19 @@ from loop_async.models.enums import (
 from loop_async.models.links import Field, Link
 from loop_async.models.return_data import AsnRow, Return, ReturnExchange, ReturnLineItem, ReturnRefund, ReturnsPage
 from loop_async.models.returns import DeepLink, DeepLinkQR, Note
+from loop_async.models.webhooks import (
+    GiftcardEvent,
+    LabelEvent,
+    RestockEvent,
+    ReturnEvent,
+    ReturnProcessingEvent,
+    UnknownWebhookEvent,
+    Webhook,
+    WebhookEvent,
+    WebhookStatus,
+    WebhookTopic,
+    WebhookTrigger,
+)
 
 __all__ = [
     "Address",
@@ -68,8 +81,10 @@ __all__ = [
     "Fees",
     "Field",
     "FieldType",
+    "GiftcardEvent",
     "IneligibilityCode",
     "IneligibleItem",
+    "LabelEvent",
     "Link",
     "Money",
     "Note",
@@ -79,12 +94,15 @@ __all__ = [
     "ProcessingType",
     "ProductVariant",
     "Resolution",
+    "RestockEvent",
     "Return",
+    "ReturnEvent",
     "ReturnExchange",
     "ReturnLineItem",
     "ReturnMethod",
     "ReturnMethodType",
     "ReturnPolicy",
+    "ReturnProcessingEvent",
     "ReturnReason",
     "ReturnRefund",
     "ReturnState",
@@ -94,5 +112,11 @@ __all__ = [
     "ReturnsPage",
     "StoreCreditType",
     "Totals",
+    "UnknownWebhookEvent",
     "UserInput",
+    "Webhook",
+    "WebhookEvent",
+    "WebhookStatus",
+    "WebhookTopic",
+    "WebhookTrigger",
 ]
