@@ -192,7 +192,7 @@ def _progress_printer() -> tuple[ProgressCallback, Callable[[], None]]:
     try:
         from rich.progress import Progress as RichProgress
     except ImportError:  # rich is the optional ``cli`` extra
-        RichProgress = None  # type: ignore[assignment,misc]  # noqa: N806
+        RichProgress = None  # type: ignore[assignment,misc]
     if RichProgress is not None and sys.stderr.isatty():
         bar = RichProgress(transient=False)
         bar.start()
