@@ -210,6 +210,11 @@ async def test_interrupted_run_resumes_and_every_id_is_done_exactly_once(
         assert second.returncode == 0, err.decode()
         assert f"resuming: {len(done_first)} ids skipped".encode() in err
 
+        third = await _start_cli(children, *common, api_key=SECRET)  # everything done: nothing is sent
+        _, third_err = await third.communicate()
+        assert third.returncode == 0
+        assert b"nothing to do" in third_err
+
     records = _outcomes(out)
     assert Counter(r["return_id"] for r in records) == Counter(ids)  # the union covers every id once
     assert {r["status"] for r in records} == {"ok"}
@@ -228,10 +233,11 @@ async def test_aborted_requests_are_recorded_unknown_and_not_redone(
         out = tmp_path / "out.jsonl"
         common = ["close", "-i", str(source), "-o", str(out), "--base-url", str(server.url), "--rate", "0"]
 
+        # The first 5 requests pass; every later one hangs at the server, so some are in flight when we abort.
+        server.faults.inject("delay", delay=0.0, times=5)
+        server.faults.inject("delay", delay=2.0, times=1000)
         first = await _start_cli(children, *common, "--concurrency", "3", api_key=SECRET)
         await _wait_for_progress(first, 5)
-        # From now on every request hangs at the server: some are in flight when we abort.
-        server.faults.inject("delay", delay=2.0, times=1000)
         first.send_signal(signal.SIGTERM)  # graceful: would wait for the hung requests...
         await _wait_for_line(first, b"stopping")
         first.send_signal(signal.SIGTERM)  # ...so abort them

@@ -466,6 +466,9 @@ def _prepare(args: argparse.Namespace) -> _Plan | int:
         return EXIT_USAGE
     assert output is not None
     earlier = (0 if args.retry_failed else previous["failed"]) + (0 if args.retry_unknown else previous["unknown"])
+    if todo == 0:
+        print(f"nothing to do: every id already has an outcome in {output}", file=sys.stderr)
+        return EXIT_FAILED if earlier else EXIT_OK
     return _Plan(action, source, fmt, output, frozenset(skip), todo, earlier, api_key)
 
 
