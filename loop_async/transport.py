@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -22,6 +23,8 @@ from loop_async._protocol import build_api_error, parse_error_body, request_id_f
 from loop_async.errors import (
     ClientClosedError,
     DecodeError,
+    FieldProblem,
+    FieldValidationError,
     LoopTimeoutError,
     ResponseTooLargeError,
     TransportError,
@@ -37,6 +40,8 @@ logger = logging.getLogger("loop_async")
 _MISSING: Final = object()
 _MAX_REDIRECTS = 5
 _EXCERPT = 200
+# RFC 9110 token: anything else in a method (CR/LF, spaces) would corrupt the request line.
+_METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @attrs.frozen(kw_only=True)
@@ -176,6 +181,8 @@ class Transport:
         a non-idempotent request that may already have reached Loop.
         """
         method = method.upper()
+        if not _METHOD_TOKEN.fullmatch(method):
+            raise FieldValidationError([FieldProblem("method", f"must be an HTTP method token, got {method!r}")])
         url = self.resolve(url)
         if params:
             url = url.update_query(params)
