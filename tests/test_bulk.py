@@ -292,8 +292,12 @@ async def test_2000_items_with_429s_and_5xx_each_end_once_and_nothing_happens_tw
     assert statuses.count(503) == 25
 
 
-def _gaps_ok(stamps: list[float], interval: float, k: int = 5, jitter: float = 0.03) -> bool:
-    """Every k consecutive requests span at least (k - 1) intervals, less scheduling jitter."""
+def _gaps_ok(stamps: list[float], interval: float, k: int = 5, jitter: float = 0.08) -> bool:
+    """Every k consecutive requests span at least (k - 1) intervals, less scheduling jitter.
+
+    A burst would put k requests within a few milliseconds; the jitter allowance (a busy CI
+    machine can delay one send by tens of milliseconds) is far below the 200 ms being checked.
+    """
     return all(stamps[i + k - 1] - stamps[i] >= (k - 1) * interval - jitter for i in range(len(stamps) - k + 1))
 
 

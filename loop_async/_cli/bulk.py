@@ -29,7 +29,6 @@ import contextlib
 import csv
 import datetime
 import json
-import os
 import re
 import signal
 import sys
@@ -42,6 +41,7 @@ from typing import IO, Any
 import attrs
 
 from loop_async import bulk
+from loop_async._cli._common import add_api_key_options, read_api_key
 from loop_async.bulk import Outcome, Progress
 from loop_async.client import DEFAULT_BASE_URL, LoopClient
 from loop_async.errors import DecodeError, FieldValidationError, LoopAPIError, TransportError
@@ -363,18 +363,6 @@ def _print_summary(statuses: Counter[str], failures: dict[tuple[str, str], list[
 # -- running ------------------------------------------------------------------------------
 
 
-def _read_api_key(args: argparse.Namespace) -> str:
-    if args.api_key_file:
-        key = Path(args.api_key_file).read_text(encoding="utf-8").strip()
-        if not key:
-            raise ValueError(f"the API key file {args.api_key_file} is empty")
-        return key
-    key = os.environ.get(args.api_key_env, "").strip()
-    if not key:
-        raise ValueError(f"no API key: set the environment variable {args.api_key_env} or pass --api-key-file")
-    return key
-
-
 def _action_call(action: str, loop: LoopClient, args: argparse.Namespace) -> Callable[[Row], Awaitable[ActionResult]]:
     returns = loop.returns
 
@@ -460,7 +448,7 @@ def _prepare(args: argparse.Namespace) -> _Plan | int:
         return EXIT_OK
 
     try:
-        api_key = _read_api_key(args)
+        api_key = read_api_key(args)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -587,8 +575,7 @@ def register(subparsers: Any) -> None:
         "--format", choices=("auto", "csv", "jsonl"), default="auto", help="input format (auto: by suffix)"
     )
     parser.add_argument("--output", "-o", help="JSON-lines file of outcomes; re-running with it resumes")
-    parser.add_argument("--api-key-env", default="LOOP_API_KEY", help="environment variable holding the API key")
-    parser.add_argument("--api-key-file", help="file holding the API key (instead of the environment)")
+    add_api_key_options(parser)
     parser.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API origin (default: %(default)s)")
     parser.add_argument("--api-version", default="v1", help="API version (default: %(default)s)")
     parser.add_argument("--concurrency", type=int, default=8, help="items in flight at once (default: %(default)s)")

@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import IO, Any
 
 from loop_async import _json
+from loop_async._cli._common import add_api_key_options, read_api_key
 from loop_async._convert import unstructure
 from loop_async.client import DEFAULT_BASE_URL, LoopClient
 from loop_async.errors import FieldValidationError, LoopError
@@ -70,19 +69,6 @@ def parse_when(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date or date-time: {text!r}") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
-
-
-def read_api_key(args: argparse.Namespace) -> str:
-    """The API key from ``--api-key-file`` or the environment; ``ValueError`` when there is none."""
-    if args.api_key_file:
-        key = Path(args.api_key_file).read_text(encoding="utf-8").strip()
-        if not key:
-            raise ValueError(f"the API key file {args.api_key_file} is empty")
-        return key
-    key = os.environ.get(args.api_key_env, "").strip()
-    if not key:
-        raise ValueError(f"no API key: set the environment variable {args.api_key_env} or pass --api-key-file")
-    return key
 
 
 class _Progress:
@@ -207,8 +193,7 @@ def register(subparsers: Any) -> None:
     lister.add_argument("--page-size", type=int, default=250, help=f"returns per request, 1 to {MAX_PAGE_SIZE}")
     lister.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default: jsonl)")
     lister.add_argument("--output", "-o", help="write to this file instead of stdout")
-    lister.add_argument("--api-key-env", default="LOOP_API_KEY", help="environment variable holding the API key")
-    lister.add_argument("--api-key-file", help="file holding the API key (instead of the environment)")
+    add_api_key_options(lister)
     lister.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API origin (default: %(default)s)")
     lister.add_argument("--api-version", default="v1", help="API version (default: %(default)s)")
     lister.add_argument("--rate", type=float, default=300, help="requests per minute, 0 = off (default: %(default)s)")
