@@ -112,7 +112,20 @@ def _is_variadic_tuple(tp: Any) -> bool:
     return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
 
 
+def _objects_only(base: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    # cattrs' generated hook tests keys with ``in``: a JSON array or string would decode to an
+    # all-defaults object (an empty page, no notes) instead of failing.
+    def structure_object(value: Any, tp: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return base(value, tp)
+
+    return structure_object
+
+
 def _configure(conv: cattrs.Converter) -> cattrs.Converter:
+    # Registered first, so the specific hooks registered below still win for their classes.
+    conv.register_structure_hook_factory(attrs.has, lambda cls: _objects_only(make_dict_structure_fn(cls, conv)))
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
     # By predicate, not by type: a type hook for ``str`` would also catch our str-based enums.
@@ -168,11 +181,13 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     # Loop's paginated list uses camelCase for its page links.
     conv.register_structure_hook(
         ReturnsPage,
-        make_dict_structure_fn(
-            ReturnsPage,
-            conv,
-            next_page_url=override(rename="nextPageUrl"),
-            previous_page_url=override(rename="previousPageUrl"),
+        _objects_only(
+            make_dict_structure_fn(
+                ReturnsPage,
+                conv,
+                next_page_url=override(rename="nextPageUrl"),
+                previous_page_url=override(rename="previousPageUrl"),
+            )
         ),
     )
     _configure_return_data_and_webhooks(conv)

@@ -152,10 +152,17 @@ class Transport:
         return self.api_root.joinpath(*(str(s) for s in segments))
 
     def resolve(self, href: str | URL) -> URL:
-        """Resolve a link against the API root and refuse any URL off the client's origin."""
-        target = URL(href) if isinstance(href, str) else href
-        if not target.is_absolute():
-            target = self.api_root.join(target)
+        """Resolve a link against the API root and refuse any URL off the client's origin.
+
+        A URL that cannot be parsed (a bad port, a broken IPv6 host) came from the server: it
+        is a :class:`DecodeError`, and nothing is sent.
+        """
+        try:
+            target = URL(href) if isinstance(href, str) else href
+            if not target.is_absolute():
+                target = self.api_root.join(target)
+        except ValueError as exc:
+            raise DecodeError(f"not a valid URL ({exc})", excerpt=str(href)[:_EXCERPT]) from None
         if target.user is not None or target.password is not None:
             raise UnsafeLinkError(target.with_user(None), self.origin, "a URL with user info")
         if origin_of(target) != origin_of(self.origin):
@@ -229,7 +236,13 @@ class Transport:
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 return response
             # aiohttp would re-send X-Authorization to any host: follow only our own origin.
-            url = self.resolve(url.join(URL(location)))
+            try:
+                target = url.join(URL(location))
+            except ValueError as exc:
+                raise DecodeError(
+                    f"redirect to an invalid URL ({exc})", excerpt=location[:_EXCERPT], status=response.status
+                ) from None
+            url = self.resolve(target)
             if response.status == 303:
                 method, body = "GET", None
             logger.debug("redirected to %s", url)

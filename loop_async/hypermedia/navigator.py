@@ -127,7 +127,8 @@ class Navigator(Generic[T]):
         self._errors = format.errors(data)
         self._resource = decode(data)
         href = format.self_href(data)
-        self._self_url = URL(href) if href is not None else self_url
+        # Resolved now: a self link off the client's origin, or unparseable, is refused at once.
+        self._self_url = transport.resolve(href) if href is not None else self_url
         self._key = key
         self._lock = writer_lock(transport, key) if key is not None else None
         self._observers = tuple(observers)

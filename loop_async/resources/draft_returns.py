@@ -20,7 +20,7 @@ import attrs
 from yarl import URL
 
 from loop_async._convert import structure, unstructure
-from loop_async.errors import DecodeError
+from loop_async.errors import DecodeError, UnsafeLinkError
 from loop_async.hypermedia import HalFormsFormat, LinkFormat, LoopLinksFormat, Navigator, TransitionObserver
 from loop_async.models.common import Address
 from loop_async.models.draft_returns import DraftReturnResponse
@@ -132,7 +132,7 @@ class DraftReturnsResource:
         draft_return_id = ids["draft_return_id"]
         nav = await self.get(draft_return_id)
         url = self._url(draft_return_id, *segments)
-        link = _offered(nav, method, url, self._transport.api_root) or Link(
+        link = _offered(nav, method, url, self._transport) or Link(
             rel=action, href=str(url), method=method, fields=fields
         )
         return await nav.follow_link(link, values)
@@ -209,12 +209,13 @@ class DraftReturnsResource:
         return await self._fixed("submit-draft-return", {"draft_return_id": draft_return_id}, "POST", ("submit",))
 
 
-def _offered(nav: Navigator[DraftReturnResponse], method: str, url: URL, api_root: URL) -> Link | None:
+def _offered(nav: Navigator[DraftReturnResponse], method: str, url: URL, transport: Transport) -> Link | None:
     """The link Loop offers now for this method and URL, if any (its fields are the current truth)."""
     for link in nav.links:
-        href = URL(link.href)
-        if not href.is_absolute():
-            href = api_root.join(href)
+        try:
+            href = transport.resolve(link.href)
+        except (DecodeError, UnsafeLinkError):
+            continue  # a link we would never follow cannot be the one we look for
         if link.method.upper() == method and href.with_query(None).with_fragment(None) == url:
             return link
     return None
