@@ -10,7 +10,9 @@ from loop_async.cli import main
 
 async def test_demo_summary_figures_add_up() -> None:
     stages: set[str] = set()
-    summary = await run_demo(drafts=12, concurrency=4, progress=lambda stage, done, total: stages.add(stage))
+    summary = await run_demo(
+        drafts=12, concurrency=4, faults=False, progress=lambda stage, done, total: stages.add(stage)
+    )
     assert summary.errors == {}
     assert summary.submitted == 12
     assert summary.processed + summary.flagged == 12
@@ -20,6 +22,15 @@ async def test_demo_summary_figures_add_up() -> None:
     assert summary.requests >= 12 * 7  # create + at least six steps per draft
     assert summary.retries == 0
     assert stages == {"drafts", "returns"}
+
+
+async def test_demo_recovers_from_every_injected_fault() -> None:
+    summary = await run_demo(drafts=6, concurrency=3)
+    assert summary.errors == {}
+    assert summary.submitted == 6
+    assert summary.faults_fired == 5
+    assert summary.retries == summary.faults_fired  # each refused request was retried once
+    assert summary.server_side_effects["process"] == summary.processed  # and nothing happened twice
 
 
 def test_demo_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,6 +44,7 @@ class DemoSummary:
     errors: Mapping[str, int]
     requests: int
     retries: int
+    faults_fired: int
     seconds: float
     server_side_effects: Mapping[str, int]
 
@@ -103,10 +104,33 @@ async def _bounded(
     await asyncio.gather(*(one(item) for item in items))
 
 
+def _inject_faults(server: Any) -> None:
+    """Make the fake server misbehave as Loop sometimes does.
+
+    Each of these is safe to retry (Loop did not act), so the client recovers from all of them
+    and the summary shows the retries it made. Even if one request met every fault in a row it
+    would stay within the demo client's retry budget (``_DEMO_RETRIES``).
+    """
+    server.faults.inject("status", status=429, times=3, retry_after="0.05")  # over the rate limit
+    server.faults.inject("status", route="POST /warehouse/return/{return_id}/process", status=503, times=2)
+
+
+_DEMO_RETRIES = 5
+
+
 async def run_demo(
-    *, drafts: int = 200, concurrency: int = 16, seed: int = 0, progress: ProgressCallback | None = None
+    *,
+    drafts: int = 200,
+    concurrency: int = 16,
+    seed: int = 0,
+    faults: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> DemoSummary:
-    """Run the whole demo against a fresh in-process fake server and return its summary."""
+    """Run the whole demo against a fresh in-process fake server and return its summary.
+
+    With ``faults`` the server answers some requests with 429, 502 and 503 first, as Loop does
+    under load, so the demo shows the client's retries at work.
+    """
     from loop_async.testing import FakeLoopServer  # the demo needs the server; the SDK does not
 
     rng = random.Random(seed)
@@ -116,10 +140,18 @@ async def run_demo(
     started = time.perf_counter()
     async with (
         FakeLoopServer(orders=max(10, drafts), seed=seed) as server,
-        LoopClient(server.api_key, base_url=server.url, rate_limit=None, max_concurrency=concurrency) as loop,
+        LoopClient(
+            server.api_key,
+            base_url=server.url,
+            rate_limit=None,
+            max_concurrency=concurrency,
+            max_retries=_DEMO_RETRIES,
+        ) as loop,
     ):
         policy = choose_values(rng)
         orders = list(server.orders)
+        if faults:
+            _inject_faults(server)
 
         async def build_draft(index: int) -> None:
             order = orders[index % len(orders)]
@@ -153,6 +185,7 @@ async def run_demo(
         await _bounded(return_ids, act, concurrency, "returns", progress, errors)
         side_effects = Counter(action for (action, _), n in server.side_effects.items() for _ in range(n))
         stats = loop.stats
+        faults_fired = len(server.faults.fired)
     return DemoSummary(
         drafts=drafts,
         submitted=len(return_ids),
@@ -163,6 +196,7 @@ async def run_demo(
         errors=dict(errors),
         requests=stats["requests"],
         retries=stats["retries"],
+        faults_fired=faults_fired,
         seconds=time.perf_counter() - started,
         server_side_effects=dict(side_effects),
     )
@@ -176,6 +210,7 @@ def _print_summary(summary: DemoSummary) -> None:
         ("notes created", str(summary.notes)),
         ("deep links", str(summary.deep_links)),
         ("requests", str(summary.requests)),
+        ("faults injected by the server", str(summary.faults_fired)),
         ("retries", str(summary.retries)),
         ("errors", ", ".join(f"{k} x{v}" for k, v in summary.errors.items()) or "none"),
         ("wall time", f"{summary.seconds:.2f} s"),
@@ -217,7 +252,13 @@ def _run(args: argparse.Namespace) -> int:
     on_progress, finish = _progress_printer()
     try:
         summary = asyncio.run(
-            run_demo(drafts=args.drafts, concurrency=args.concurrency, seed=args.seed, progress=on_progress)
+            run_demo(
+                drafts=args.drafts,
+                concurrency=args.concurrency,
+                seed=args.seed,
+                faults=not args.no_faults,
+                progress=on_progress,
+            )
         )
     finally:
         finish()
@@ -231,4 +272,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--drafts", type=int, default=200, help="draft returns to build (default 200)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choices (default 0)")
+    parser.add_argument(
+        "--no-faults", action="store_true", help="do not make the fake server answer some requests with 429/502/503"
+    )
     parser.set_defaults(handler=_run)
