@@ -34,7 +34,7 @@ from loop_async.hypermedia import Navigator
 from loop_async.ratelimit import LimiterState, RateLimiter, TokenBucketLimiter
 from loop_async.resources.returns import ActionResult
 from loop_async.retry import RetryPolicy
-from loop_async.transport import Response
+from loop_async.transport import Response, capture_responses
 from loop_async.webhooks import WebhookRouter, verify_signature
 
 __all__ = [
@@ -68,5 +68,6 @@ __all__ = [
     "UnsafeLinkError",
     "WebhookRouter",
     "__version__",
+    "capture_responses",
     "verify_signature",
 ]

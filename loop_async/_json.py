@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["JSONDecodeError", "backend", "dumps", "loads"]
+__all__ = ["backend", "dumps", "loads"]
 
 try:
     import orjson
 except ImportError:  # pragma: no cover - exercised when the extra is absent
     orjson = None  # type: ignore[assignment]
 
-JSONDecodeError = ValueError  # both backends raise subclasses of ValueError (incl. bad UTF-8)
+# Both backends raise subclasses of ValueError for bad JSON (bad UTF-8 included).
 
 
 def _default(obj: Any) -> Any:
-    # Decimal and other exact types are sent as strings, never as binary floats.
-    return str(obj)
+    # Money goes as an exact string, never a binary float; dates as ISO 8601 with either
+    # backend. Anything else is a mistake to report, not to send as its repr.
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, datetime | date):
+        return obj.isoformat()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
 if orjson is not None:

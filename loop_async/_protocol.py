@@ -12,8 +12,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async.errors import LoopAPIError, RateLimitError, error_class_for_status
-from loop_async.models.common import ApiErrorEntry
+from loop_async.errors import ApiErrorEntry, LoopAPIError, RateLimitError, error_class_for_status
 
 __all__ = [
     "ParsedError",

@@ -32,13 +32,14 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from yarl import URL
 
 if TYPE_CHECKING:
-    from loop_async.models import ApiErrorEntry
     from loop_async.transport import Response
 
 __all__ = [
+    "ApiErrorEntry",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -61,6 +62,18 @@ __all__ = [
     "UnsafeLinkError",
     "error_class_for_status",
 ]
+
+
+@attrs.frozen(kw_only=True)
+class ApiErrorEntry:
+    """One entry of Loop's ``errors[]``: a code (kebab or SCREAMING case), a message, a field.
+
+    Also available as :class:`loop_async.models.ApiErrorEntry`.
+    """
+
+    code: str | None = None
+    message: str | None = None
+    field: str | None = None
 
 
 class LoopError(Exception):

@@ -34,6 +34,7 @@ class Outcome(Enum):
     RESPONSE = "response"  # an HTTP status was read
     NOT_SENT = "not-sent"  # the connection could not be opened: Loop never saw the request
     MAYBE_SENT = "maybe-sent"  # dropped or timed out after sending: Loop may have acted
+    FATAL = "fatal"  # retrying cannot help (a TLS certificate error)
 
 
 @attrs.frozen
@@ -82,21 +83,19 @@ class RetryPolicy:
         """Decide what follows ``attempt``, given how many retries were already made."""
         idempotent = retry_unsafe or attempt.method.upper() in IDEMPOTENT_METHODS
         if attempt.outcome is Outcome.NOT_SENT:
-            retryable, why = True, "connection failed before sending"
+            why = "connection failed before sending"
         elif attempt.outcome is Outcome.MAYBE_SENT:
-            retryable, why = idempotent, "connection lost after sending"
+            why = "connection lost after sending"
             if not idempotent:
                 return RetryDecision(False, reason=f"{why}; {attempt.method} may have taken effect, not retried")
-        elif attempt.status in self.safe_statuses:
-            retryable, why = True, f"HTTP {attempt.status}"
-        elif attempt.status in self.idempotent_statuses:
-            retryable, why = idempotent, f"HTTP {attempt.status}"
+        elif attempt.outcome is Outcome.RESPONSE and attempt.status in self.safe_statuses:
+            why = f"HTTP {attempt.status}"
+        elif attempt.outcome is Outcome.RESPONSE and attempt.status in self.idempotent_statuses:
+            why = f"HTTP {attempt.status}"
             if not idempotent:
                 return RetryDecision(False, reason=f"{why}; {attempt.method} may have taken effect, not retried")
         else:
             return RetryDecision(False, reason="not retryable")
-        if not retryable:  # pragma: no cover - every branch above returns or sets True
-            return RetryDecision(False, reason=why)
         if retries_done >= self.max_retries:
             return RetryDecision(False, reason=f"{why}; gave up after {retries_done} retries")
         if attempt.retry_after is not None:

@@ -8,10 +8,12 @@ applies those decisions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import aiohttp
@@ -25,6 +27,7 @@ from loop_async.errors import (
     DecodeError,
     FieldProblem,
     FieldValidationError,
+    LoopAPIError,
     LoopTimeoutError,
     ResponseTooLargeError,
     TransportError,
@@ -33,11 +36,12 @@ from loop_async.errors import (
 from loop_async.ratelimit import RateLimiter
 from loop_async.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
 
-__all__ = ["Response", "Transport"]
+__all__ = ["NO_BODY", "Response", "Transport", "capture_responses"]
 
 logger = logging.getLogger("loop_async")
 
-_MISSING: Final = object()
+#: Marks "send no body" (``None`` would be the JSON body ``null``).
+NO_BODY: Final = object()
 _MAX_REDIRECTS = 5
 _EXCERPT = 200
 # RFC 9110 token: anything else in a method (CR/LF, spaces) would corrupt the request line.
@@ -61,6 +65,42 @@ class Response:
     attempts: int
     elapsed: float
 
+    @property
+    def excerpt(self) -> str:
+        """The start of the body as text, for error messages."""
+        return _excerpt(self.content)
+
+
+_captured: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar("loop_async_captured", default=None)
+
+
+@contextlib.contextmanager
+def capture_responses() -> Iterator[list[Response]]:
+    """Collect the raw :class:`Response` of every call made inside the block.
+
+    For the calls that return a bare model (``returns.get``, ``deep_link``, ...)::
+
+        with capture_responses() as responses:
+            ret = await loop.returns.get(return_id=1)
+        print(responses[-1].status, responses[-1].request_id)
+
+    The list is per task (a :mod:`contextvars` variable), so concurrent calls elsewhere do
+    not leak into it; tasks started inside the block capture into the same list.
+    """
+    responses: list[Response] = []
+    token = _captured.set(responses)
+    try:
+        yield responses
+    finally:
+        _captured.reset(token)
+
+
+def _encode_body(value: Any) -> bytes:
+    try:
+        return _json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise FieldValidationError([FieldProblem("body", f"is not JSON-serialisable: {exc}")]) from None
+
 
 class _Secret:
     """Holds the API key so that no repr, log or traceback local shows it."""
@@ -83,7 +123,7 @@ def _excerpt(content: bytes) -> str:
     return content[:_EXCERPT].decode("utf-8", "replace")
 
 
-def origin_of(url: URL) -> tuple[str, str | None, int | None]:
+def _origin_of(url: URL) -> tuple[str, str | None, int | None]:
     """Scheme, host and port: what must match before the key is sent somewhere."""
     return (url.scheme, url.host, url.port)
 
@@ -165,7 +205,7 @@ class Transport:
             raise DecodeError(f"not a valid URL ({exc})", excerpt=str(href)[:_EXCERPT]) from None
         if target.user is not None or target.password is not None:
             raise UnsafeLinkError(target.with_user(None), self.origin, "a URL with user info")
-        if origin_of(target) != origin_of(self.origin):
+        if _origin_of(target) != _origin_of(self.origin):
             raise UnsafeLinkError(target, self.origin, "another origin would receive the API key")
         return target
 
@@ -177,7 +217,7 @@ class Transport:
         url: URL,
         *,
         params: Mapping[str, str] | None = None,
-        json: Any = _MISSING,
+        json: Any = NO_BODY,
         retry_unsafe: bool = False,
     ) -> Response:
         """Send one logical request (with retries) and return its response.
@@ -193,35 +233,46 @@ class Transport:
         url = self.resolve(url)
         if params:
             url = url.update_query(params)
-        body = None if json is _MISSING else _json.dumps(json)
+        body = None if json is NO_BODY else _encode_body(json)
         retries = 0
         started = time.monotonic()
         while True:
             attempt_no = retries + 1
+            failure: _AttemptFailed | None = None
             try:
                 response = await self._send_following_redirects(method, url, body, attempt_no, started)
             except _AttemptFailed as failed:
+                failure = failed
+            if failure is not None:
+                # Raised outside the ``except`` block: the error has no ``__context__`` chain
+                # back to aiohttp's exception, whose ``request_info`` holds our headers.
                 if self.limiter is not None:
                     self.limiter.observe(None, None)
-                decision = self.retry.decide(Attempt(method, failed.outcome), retries, retry_unsafe=retry_unsafe)
+                decision = self.retry.decide(Attempt(method, failure.outcome), retries, retry_unsafe=retry_unsafe)
+                error = failure.error
                 if not decision.retry:
-                    failed.error.attempts = attempt_no
-                    logger.debug("%s %s: %s; %s", method, url, failed.error.message, decision.reason)
-                    raise failed.error from failed.__cause__
-                logger.debug("%s %s: %s; retrying (%s)", method, url, failed.error.message, decision.reason)
+                    error.attempts = attempt_no
+                    logger.debug("%s %s: %s; %s", method, url, error.message, decision.reason)
+                    raise error
+                logger.debug("%s %s: %s; retrying (%s)", method, url, error.message, decision.reason)
             else:
+                if response.status < 400:
+                    if self.limiter is not None:
+                        self.limiter.observe(response.status, None)
+                    return self._record(self._check_success(response))
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if self.limiter is not None:
-                    self.limiter.observe(response.status, retry_after)
-                if response.status < 400:
-                    return self._check_success(response)
+                    # Never pause the limiter longer than the policy would wait: a Retry-After
+                    # above the cap is raised to the caller, not imposed on every later call.
+                    capped = None if retry_after is None else min(retry_after, self.retry.max_retry_after)
+                    self.limiter.observe(response.status, capped)
                 decision = self.retry.decide(
                     Attempt(method, Outcome.RESPONSE, response.status, retry_after),
                     retries,
                     retry_unsafe=retry_unsafe,
                 )
                 if not decision.retry:
-                    raise self._api_error(response, retry_after)
+                    raise self._api_error(self._record(response), retry_after)
                 logger.debug("%s %s -> %d; retrying (%s)", method, url, response.status, decision.reason)
             retries += 1
             self.retries += 1
@@ -257,27 +308,34 @@ class Transport:
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
-        if self.limiter is not None:
-            await self.limiter.acquire()
+        failure: _AttemptFailed | None = None
         async with self._semaphore:
+            # The rate-limit slot is taken inside the concurrency bound, right before sending:
+            # a slot reserved while waiting for a connection would be spent in a burst later.
+            if self.limiter is not None:
+                await self.limiter.acquire()
             sent_at = time.monotonic()
             self.requests_sent += 1
             try:
                 async with session.request(
-                    method, url, data=body, headers=headers, allow_redirects=False, raise_for_status=False
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    raise_for_status=False,
+                    timeout=self.timeout,  # also when the caller's own session has another default
                 ) as resp:
                     content = await self._read_capped(resp, method, url)
                     status, resp_headers = resp.status, resp.headers
-            except (ResponseTooLargeError, DecodeError):
-                raise
             except aiohttp.ClientSSLError as exc:
-                raise _AttemptFailed(
-                    Outcome.RESPONSE, TransportError(f"TLS error: {exc}", method=method, url=url, request_sent=False)
-                ) from exc
+                failure = _AttemptFailed(Outcome.FATAL, _transport_error(exc, method, url, sent=False))
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                raise _AttemptFailed(Outcome.NOT_SENT, _transport_error(exc, method, url, sent=False)) from exc
+                failure = _AttemptFailed(Outcome.NOT_SENT, _transport_error(exc, method, url, sent=False))
             except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-                raise _AttemptFailed(Outcome.MAYBE_SENT, _transport_error(exc, method, url, sent=None)) from exc
+                failure = _AttemptFailed(Outcome.MAYBE_SENT, _transport_error(exc, method, url, sent=None))
+        if failure is not None:
+            raise failure  # outside ``except``: no chain to aiohttp's exception (see request())
         elapsed = time.monotonic() - sent_at
         logger.debug("%s %s -> %d in %.1f ms (attempt %d)", method, url, status, elapsed * 1000, attempt_no)
         data = self._parse(content, status)
@@ -299,8 +357,8 @@ class Transport:
         if length is not None and length > cap:
             resp.close()
             raise ResponseTooLargeError(f"{method} {url}: body of {length} bytes exceeds max_response_bytes={cap}")
-        if length is not None:
-            return await resp.read()
+        if length is not None and resp.headers.get("Content-Encoding", "identity") == "identity":
+            return await resp.read()  # the fast path: the length on the wire is the length read
         chunks: list[bytes] = []
         total = 0
         async for chunk in resp.content.iter_chunked(65536):
@@ -323,6 +381,14 @@ class Transport:
                 return None  # an HTML error page: the status says enough
             raise DecodeError(f"HTTP {status} body is not JSON", excerpt=_excerpt(content), status=status) from None
 
+    @staticmethod
+    def _record(response: Response) -> Response:
+        """Hand the final response to any :func:`capture_responses` block around this call."""
+        captured = _captured.get()
+        if captured is not None:
+            captured.append(response)
+        return response
+
     def _check_success(self, response: Response) -> Response:
         """A 2xx whose body is one of Loop's error shapes is a failure, not a success."""
         if parse_error_body(response.data) is not None:
@@ -330,7 +396,7 @@ class Transport:
         return response
 
     @staticmethod
-    def _api_error(response: Response, retry_after: float | None) -> Exception:
+    def _api_error(response: Response, retry_after: float | None) -> LoopAPIError:
         return build_api_error(
             response.status,
             parse_error_body(response.data),
@@ -356,7 +422,11 @@ class _AttemptFailed(Exception):
 
 
 def _transport_error(exc: BaseException, method: str, url: URL, *, sent: bool | None) -> TransportError:
+    # Only the type and text of aiohttp's exception are kept: the exception itself carries
+    # ``request_info`` with the request headers, the API key among them.
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return TransportError(f"TLS error: {detail}", method=method, url=url, request_sent=sent)
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return LoopTimeoutError(f"timed out ({type(exc).__name__})", method=method, url=url, request_sent=sent)
     return TransportError(f"{type(exc).__name__}: {detail}", method=method, url=url, request_sent=sent)

@@ -122,7 +122,9 @@ def parse_event(raw_body: bytes | str) -> WebhookEvent:
     """Decode a (verified) webhook body into its typed event.
 
     The topic picks the class (:data:`~loop_async.models.webhooks.EVENT_TYPES`); an unknown
-    topic gives :class:`UnknownWebhookEvent`. Raises :class:`InvalidWebhookError`.
+    topic gives :class:`UnknownWebhookEvent`, and so does a known topic whose payload does not
+    decode (with ``decode_error`` set). Raises :class:`InvalidWebhookError` for a body that is
+    not a JSON object with a ``topic`` and a ``trigger``.
     """
     try:
         data = _json.loads(raw_body)
@@ -137,7 +139,11 @@ def parse_event(raw_body: bytes | str) -> WebhookEvent:
     try:
         event: WebhookEvent = structure(data, cls, what=f"{data['topic']!r} webhook")
     except DecodeError as exc:
-        raise InvalidWebhookError(str(exc)) from None
+        # A signed event of a known topic whose payload changed shape: keep it, untyped.
+        logger.warning("webhook %s/%s did not decode as %s: %s", data["topic"], data["trigger"], cls.__name__, exc)
+        event = UnknownWebhookEvent(
+            topic=WebhookTopic(data["topic"]), trigger=WebhookTrigger(data["trigger"]), raw=data, decode_error=str(exc)
+        )
     return event
 
 

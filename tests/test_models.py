@@ -226,3 +226,16 @@ def test_junk_in_a_field_raises_decode_error_only(key: str, junk: Any) -> None:
         structure(data, DraftReturnResponse)
     except DecodeError:
         pass
+
+
+def test_money_decimal_follows_the_currency_minor_unit() -> None:
+    assert Money(amount=2500, currency="USD").decimal == Decimal("25.00")
+    assert Money(amount=2500, currency="JPY").decimal == Decimal("2500")
+    assert Money(amount=2500, currency="KWD").decimal == Decimal("2.500")
+    assert Money(amount=5).decimal == Decimal("0.05")
+
+
+@pytest.mark.parametrize("junk", [{"a": 1}, ["x"], True, None])
+def test_text_fields_refuse_non_text(junk: Any) -> None:
+    with pytest.raises(DecodeError, match=r"\$\.content"):
+        structure({"id": 1, "content": junk}, Note)

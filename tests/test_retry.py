@@ -82,3 +82,8 @@ def test_parse_retry_after_seconds_and_dates() -> None:
 def test_policy_rejects_negative_settings() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_retries=-1)
+
+
+def test_fatal_attempts_are_never_retried() -> None:
+    decision = POLICY.decide(Attempt("GET", Outcome.FATAL), 0, retry_unsafe=True)
+    assert not decision.retry

@@ -447,3 +447,28 @@ async def test_crlf_in_any_argument_cannot_inject_a_header_or_a_request() -> Non
     by_path = {r.path: r for r in scripted.requests}
     assert by_path["/api/v1/warehouse/return/7/cancel"].query == {"reason": INJECTION}
     assert INJECTION in by_path["/api/v1/warehouse/return/7/note"].body.decode("unicode_escape")
+
+
+async def test_a_malformed_answer_leaves_no_key_in_the_exception_chain() -> None:
+    """aiohttp's parse errors carry ``request_info`` with our headers: none may be chained."""
+    key = "sk_live_CHAIN-SECRET-42"
+
+    async def bad_status_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 OK-ISH\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(bad_status_line, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with LoopClient(key, base_url=f"http://127.0.0.1:{port}", rate_limit=None, max_retries=0) as loop:
+            with pytest.raises(TransportError) as info:
+                await asyncio.wait_for(loop.returns.list_notes(1), BOUND)
+    finally:
+        server.close()
+        await server.wait_closed()
+    texts = list(exception_texts(info.value))
+    assert not any(key in text for text in texts)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import socket
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,7 @@ from loop_async import (
     BadRequestError,
     ConflictError,
     DecodeError,
+    FieldValidationError,
     LoopAPIError,
     LoopClient,
     LoopTimeoutError,
@@ -317,3 +319,93 @@ async def test_raw_request_escape_hatch(client: LoopClient, scripted: ScriptedSe
     assert response.data == {"hello": "world"}
     assert response.request_id == "req-1"
     assert scripted.requests[0].query == {"q": "a b"}
+
+
+async def test_retry_after_above_cap_does_not_stall_later_calls(scripted: ScriptedServer) -> None:
+    scripted.answer(PROCESS, {"message": "slow down"}, status=429, headers={"Retry-After": "3600"})
+    async with LoopClient(API_KEY, base_url=scripted.url, retry_policy=RetryPolicy(max_retry_after=0.01)) as loop:
+        with pytest.raises(RateLimitError):
+            await loop.returns.process(7)
+        # The limiter paused for at most the policy's cap, not the hour Loop asked for.
+        assert loop.rate_limiter is not None
+        assert loop.rate_limiter.state.paused_for <= 0.01  # type: ignore[attr-defined]
+        await asyncio.wait_for(loop.returns.process(7), 5)
+
+
+async def test_compressed_body_is_capped_after_decompression(scripted: ScriptedServer) -> None:
+    import gzip
+
+    payload = b'{"notes": [], "pad": "' + b"x" * 200_000 + b'"}'
+    scripted.answer("/warehouse/return/7/notes", raw=gzip.compress(payload), headers={"Content-Encoding": "gzip"})
+    async with LoopClient(API_KEY, base_url=scripted.url, rate_limit=None, max_response_bytes=50_000) as loop:
+        with pytest.raises(ResponseTooLargeError):
+            await loop.returns.list_notes(7)
+
+
+async def test_timeout_applies_to_a_caller_owned_session(scripted: ScriptedServer) -> None:
+    import aiohttp
+
+    release = asyncio.Event()
+
+    async def hang(_: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return web.json_response(True)
+
+    scripted.handle(PROCESS, hang)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+            LoopClient(API_KEY, base_url=scripted.url, rate_limit=None, timeout=0.2, session=session) as loop,
+        ):
+            with pytest.raises(LoopTimeoutError):
+                await asyncio.wait_for(loop.returns.process(7), 10)
+    finally:
+        release.set()
+
+
+async def test_rate_limit_slots_are_taken_inside_the_concurrency_bound(scripted: ScriptedServer) -> None:
+    """A stalled server then answering everything must not release a burst of queued requests."""
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+    stamps: list[float] = []
+
+    async def first_stalls(_: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await release.wait()
+        return web.json_response(True)
+
+    async def record(_: web.Request) -> web.StreamResponse:
+        stamps.append(asyncio.get_running_loop().time())
+        return web.json_response(True)
+
+    scripted.handle("/warehouse/return/1/close", first_stalls)
+    for n in range(2, 7):
+        scripted.handle(f"/warehouse/return/{n}/close", record)
+    async with LoopClient(API_KEY, base_url=scripted.url, rate_limit=1200, max_concurrency=2) as loop:
+        first = asyncio.create_task(loop.returns.close(1))
+        await arrived.wait()
+        rest = [asyncio.create_task(loop.returns.close(n)) for n in range(2, 7)]
+        release.set()
+        await asyncio.gather(first, *rest)
+    gaps = [b - a for a, b in itertools.pairwise(sorted(stamps))]
+    assert min(gaps) >= 0.05 * 0.5  # paced at 1200/min (50 ms), never a burst of stale slots
+
+
+async def test_a_body_that_is_not_json_serialisable_is_refused_before_sending(
+    client: LoopClient, scripted: ScriptedServer
+) -> None:
+    with pytest.raises(FieldValidationError) as info:
+        await client.returns.process(7, {"tags": {1, 2}})
+    assert info.value.names == ("body",)
+    assert scripted.requests == []
+
+
+async def test_capture_responses_reaches_the_raw_response_of_model_calls(
+    client: LoopClient, scripted: ScriptedServer
+) -> None:
+    from loop_async import capture_responses
+
+    scripted.answer("/order/link", {"url": "https://x"}, headers={"X-Request-Id": "rid-9"})
+    with capture_responses() as seen:
+        await client.returns.deep_link(order_name="#1", zip="1")
+    assert [(r.status, r.request_id) for r in seen] == [(200, "rid-9")]

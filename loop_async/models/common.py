@@ -6,7 +6,22 @@ from decimal import Decimal
 
 import attrs
 
+from loop_async.errors import ApiErrorEntry  # defined with the errors that carry it
+
 __all__ = ["Address", "ApiErrorEntry", "Customer", "DecimalMoney", "Money"]
+
+
+# ISO 4217 currencies whose minor unit is not 1/100 (the default).
+_MINOR_UNIT_EXPONENTS = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF",
+         "XOF", "XPF"),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    "CLF": 4,
+    "UYW": 4,
+}  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -18,8 +33,13 @@ class Money:
 
     @property
     def decimal(self) -> Decimal:
-        """The amount in major units, exactly (assumes two decimal places, as USD/EUR)."""
-        return Decimal(self.amount).scaleb(-2)
+        """The amount in major units, exactly, by the currency's ISO 4217 minor unit.
+
+        ``Money(amount=2500, currency="USD").decimal == Decimal("25.00")``; JPY has no minor
+        unit (``2500`` yen), KWD three decimals. An unknown or missing currency assumes two.
+        """
+        exponent = _MINOR_UNIT_EXPONENTS.get((self.currency or "").upper(), 2)
+        return Decimal(self.amount).scaleb(-exponent)
 
 
 @attrs.frozen(kw_only=True)
@@ -28,15 +48,6 @@ class DecimalMoney:
 
     amount: Decimal
     currency: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class ApiErrorEntry:
-    """One entry of Loop's ``errors[]``: a code (kebab or SCREAMING case), a message, a field."""
-
-    code: str | None = None
-    message: str | None = None
-    field: str | None = None
 
 
 @attrs.frozen(kw_only=True)

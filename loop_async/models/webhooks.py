@@ -164,11 +164,17 @@ class GiftcardEvent:
 
 @attrs.frozen(kw_only=True)
 class UnknownWebhookEvent:
-    """A topic this SDK does not model (yet): ``raw`` holds the whole JSON object."""
+    """A topic this SDK does not model (yet), or a known one whose payload did not decode.
+
+    ``raw`` holds the whole JSON object. ``decode_error`` says why a known topic's payload
+    could not be typed (``None`` for an unknown topic): such an event is still delivered, so
+    that a change in Loop's payload never loses it (Loop does not redeliver after a 4xx).
+    """
 
     topic: WebhookTopic
     trigger: WebhookTrigger
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    decode_error: str | None = None
 
 
 #: Any decoded webhook event.

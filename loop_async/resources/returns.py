@@ -29,7 +29,7 @@ from loop_async.models.return_data import AsnRow, Return, ReturnsPage
 from loop_async.models.returns import DeepLink, DeepLinkQR, Note
 from loop_async.resources._validate import Problems
 from loop_async.resources._windows import MAX_WINDOW, check_range, format_loop_datetime, split_windows
-from loop_async.transport import _MISSING, Response, Transport
+from loop_async.transport import NO_BODY, Response, Transport
 
 __all__ = [
     "CURRENCY_TYPES",
@@ -82,14 +82,14 @@ class ReturnsResource:
         return_id: int,
         *,
         params: Mapping[str, str] | None = None,
-        json: Any = _MISSING,
+        json: Any = NO_BODY,
     ) -> ActionResult:
         url = self._transport.url("warehouse", "return", return_id, action)
         response = await self._transport.request("POST", url, params=params, json=json)
         if not is_true_body(response.data):
             raise DecodeError(
                 f"{action}: expected Loop's success body true, got something else",
-                excerpt=response.content[:200].decode("utf-8", "replace"),
+                excerpt=response.excerpt,
                 status=response.status,
             )
         return ActionResult(return_id=return_id, action=action, response=response)
@@ -106,7 +106,7 @@ class ReturnsResource:
         if details is not None and not isinstance(details, Mapping):
             problems.add("details", f"must be a mapping of key/values, got {type(details).__name__}")
         problems.raise_if_any()
-        return await self._action("process", return_id, json=dict(details) if details is not None else _MISSING)
+        return await self._action("process", return_id, json=dict(details) if details is not None else NO_BODY)
 
     async def cancel(self, return_id: int, reason: str | None = None) -> ActionResult:
         """Cancel a return; the customer may return the same items again.
@@ -176,8 +176,10 @@ class ReturnsResource:
         url = self._transport.url("warehouse", "return", return_id, "notes")
         try:
             response = await self._transport.request("GET", url)
-        except UnprocessableEntityError:
-            return []
+        except UnprocessableEntityError as exc:
+            if exc.status == 422:  # Loop's "no notes" answer; a 422-like body with 200 is a real error
+                return []
+            raise
         return list(structure(response.data, _NotesPage, what="notes").notes)
 
     async def create_note(self, return_id: int, text: str) -> ActionResult:
