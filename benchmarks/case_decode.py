@@ -2,8 +2,8 @@
 
 ``SDK decode`` is what the SDK does with a body: ``loop_async._json.loads`` then
 ``structure(..., DraftReturnResponse)``. ``structure only`` is the model step on already
-parsed data. Each figure is the median over repetitions of the mean of ``decode_number``
-calls (after a warm-up); the target compares the full SDK decode with ``orjson.loads``.
+parsed data. Each figure is the median over interleaved repetitions of the mean of
+``decode_number`` calls (after a warm-up); the target compares the full SDK decode with ``orjson.loads``.
 """
 
 from __future__ import annotations
@@ -24,17 +24,23 @@ from loop_async.models import DraftReturnResponse
 DECODE_TARGET = 3.0
 
 
-def _time_per_call(fn: Callable[[], Any], number: int, reps: int) -> float:
-    """Median over ``reps`` of the mean µs per call of ``number`` calls."""
-    for _ in range(max(10, number // 10)):
-        fn()  # warm-up
-    samples = []
+def _sample(fn: Callable[[], Any], number: int) -> float:
+    """Mean µs per call over ``number`` calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number * 1e6
+
+
+def time_per_call(candidates: dict[str, Callable[[], Any]], number: int, reps: int) -> dict[str, float]:
+    """Median µs per call of each candidate; samples interleaved so machine noise hits all alike."""
+    for fn in candidates.values():
+        _sample(fn, max(10, number // 10))  # warm-up
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(reps):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number * 1e6)
-    return median(samples)
+        for name, fn in candidates.items():
+            samples[name].append(_sample(fn, number))
+    return {name: median(values) for name, values in samples.items()}
 
 
 def run_decode(cfg: Config) -> CaseResult:
@@ -47,8 +53,8 @@ def run_decode(cfg: Config) -> CaseResult:
         "structure only": lambda: structure(parsed, DraftReturnResponse),
         "SDK decode (loads + structure)": lambda: structure(_json.loads(body), DraftReturnResponse),
     }
-    reps = max(cfg.reps, 5)
-    timings = {name: _time_per_call(fn, cfg.decode_number, reps) for name, fn in candidates.items()}
+    reps = max(cfg.reps * 3, 5)
+    timings = time_per_call(candidates, cfg.decode_number, reps)
     base = timings["orjson.loads"]
     result = CaseResult(
         "decode",

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from benchmarks.harness import CaseResult, Config, Target
-from benchmarks.servers import _CTX, fake_server_available, serve
+from benchmarks.servers import MP_CONTEXT, fake_server_available, serve
 
 MEMORY_TARGET_MB = 100.0
 DELAYED_ROUTE = "POST /api/v1/draft-returns/{draft_id}/returning-items"
@@ -92,7 +92,7 @@ def client_process(url: str, api_key: str, orders: list[tuple[str, str]], n: int
 
 
 def _in_fresh_process(*args: Any) -> dict[str, Any]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=_CTX) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=MP_CONTEXT) as pool:
         return pool.submit(client_process, *args).result()
 
 

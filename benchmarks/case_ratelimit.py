@@ -41,9 +41,11 @@ async def _one_key(server: ServerProcess, per_minute: int, seconds: float, retur
                 done.append(time.perf_counter())
 
         done: list[float] = []
+        server_cpu0 = server.cpu()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(8)))
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        server_cpu = server.cpu() - server_cpu0
         throttled = loop.rate_limiter.state.throttled if loop.rate_limiter is not None else 0  # type: ignore[attr-defined]
     achieved = (n - 1) / (done[-1] - done[0]) * 60
     return {
@@ -56,6 +58,7 @@ async def _one_key(server: ServerProcess, per_minute: int, seconds: float, retur
         "client_429s": throttled,
         "client_cpu_s_per_1k": round(cpu / n * 1000, 4),
         "client_cores": round(cpu / wall, 3),
+        "server_cores": round(server_cpu / wall, 3),
     }
 
 

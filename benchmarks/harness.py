@@ -56,12 +56,12 @@ class Config:
             flows=300,
             flow_concurrency=32,
             memory_flows=10_000,
-            memory_delay=2.0,
+            memory_delay=1.0,
         )
 
     @classmethod
     def quick(cls) -> Config:
-        """About two minutes: fewer repetitions, scaling capped at 10k, rate case 25 s."""
+        """About two minutes: fewer repetitions, scaling capped at 10k, one-key rate case 20 s."""
         return cls(
             name="quick",
             reps=3,
@@ -71,14 +71,14 @@ class Config:
             scaling_ns=(1_000, 10_000),
             scaling_concurrency=64,
             rate_per_minute=600,
-            rate_seconds=25.0,
+            rate_seconds=20.0,
             many_keys=200,
             many_keys_per_minute=300,
             many_keys_seconds=8.0,
             flows=100,
             flow_concurrency=32,
             memory_flows=10_000,
-            memory_delay=1.0,
+            memory_delay=0.25,
         )
 
     @classmethod

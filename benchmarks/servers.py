@@ -27,7 +27,7 @@ from typing import Any
 
 PAYLOAD_PATH = Path(__file__).resolve().parent.parent / "tests" / "data" / "draft-return-response.json"
 READY_TIMEOUT = 60.0
-_CTX = multiprocessing.get_context("spawn")  # a clean interpreter: no loop or session inherited
+MP_CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter: no loop or session inherited
 
 
 def fake_server_available() -> str | None:
@@ -67,8 +67,8 @@ class ServerProcess:
 @contextmanager
 def serve(kind: str, **options: Any) -> Iterator[ServerProcess]:
     """Start a ``payload`` or ``fake`` server in a new process; stop it on exit."""
-    parent, child = _CTX.Pipe()
-    process = _CTX.Process(target=_main, args=(kind, options, child), daemon=True, name=f"bench-{kind}-server")
+    parent, child = MP_CONTEXT.Pipe()
+    process = MP_CONTEXT.Process(target=_main, args=(kind, options, child), daemon=True, name=f"bench-{kind}-server")
     process.start()
     child.close()
     try:
@@ -161,14 +161,10 @@ async def _serve_payload(conn: multiprocessing.connection.Connection) -> None:
 async def _serve_fake(options: dict[str, Any], conn: multiprocessing.connection.Connection) -> None:
     from loop_async.testing import FakeLoopServer
 
-    n_keys = options.pop("n_keys", 0)
-    if n_keys:
-        from loop_async.testing import ALL_SCOPES
-
-        options["api_keys"] = {f"bench-key-{i}": ALL_SCOPES for i in range(n_keys)}
     async with FakeLoopServer(**options) as server:
 
-        def statuses() -> dict[int, int]:
+        def statuses() -> dict[int | None, int]:
+            # ``None``: the connection was dropped before a status was sent.
             return dict(collections.Counter(record.status for record in server.request_log))
 
         def inject(**kwargs: Any) -> None:
