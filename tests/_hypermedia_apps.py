@@ -240,6 +240,7 @@ async def new_door(transport: Transport) -> Navigator[Door]:
         decode=decode_door,
         self_url=transport.url("doors", door_id),
         key=("door", door_id),
+        created=True,
     )
 
 

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import attrs
 import pytest
 
 from loop_async import LoopClient
@@ -15,11 +14,12 @@ from loop_async.errors import (
     NotFoundError,
     PartialFailureError,
     RelNotAvailableError,
+    ServerError,
     TransportError,
     UnsafeLinkError,
 )
-from loop_async.hypermedia import Choose, Field, Link, Navigator, Stop, TransitionRecorder
-from loop_async.models import Address, DraftReturnResponse, DraftReturnState, FieldType
+from loop_async.hypermedia import Choose, Link, Navigator, Stop, TransitionRecorder
+from loop_async.models import Address, DraftReturnResponse, DraftReturnState
 from loop_async.testing import FakeLoopServer
 
 REASON = "set-returning-item-return-reason"
@@ -196,16 +196,16 @@ async def test_partial_failure_is_visible_and_strict_raises(loop: LoopClient, se
     variants = [v for p in nav.resource.context.cart_products for v in p.variants]
     good = next(v.id for v in variants if v.available)
     bad = next(v.id for v in variants if not v.available)
-    # The link documents one variant_id; Loop also takes a list: extend the metadata explicitly.
-    several = attrs.evolve(
-        nav.link("add-cart-item"), fields=(Field(name="variant_ids", type=FieldType("array"), is_required=True),)
-    )
-    after = await nav.follow_link(several, variant_ids=[good, bad])
+    # The offered link declares variant_ids: the partial failure goes through the ordinary path.
+    field = nav.link("add-cart-item").field("variant_ids")
+    assert field is not None and field.allowed_values is not None and bad in field.allowed_values
+    after = await nav.follow("add-cart-item", variant_ids=[good, bad])
+    assert after.response is not None and after.response.status == 200
     assert [e.code for e in after.errors] == ["product-variant-unavailable"]
     assert [c.variant_id for c in after.resource.draft_return.cart_items] == [good]
     assert after.resource.errors == after.errors
     with pytest.raises(PartialFailureError) as caught:
-        await after.follow_link(several, variant_ids=[good, bad], strict=True)
+        await after.follow("add-cart-item", variant_ids=[good, bad], strict=True)
     assert isinstance(caught.value.resource, Navigator)
     assert len(caught.value.resource.resource.draft_return.cart_items) == 2
 
@@ -342,3 +342,98 @@ async def test_typed_action_dropped_after_it_ran_is_reconciled(loop: LoopClient,
     assert server.request_counts[route] == 1
     [answer] = after.resource.draft_return.returning_items[0].user_input
     assert (answer.id, answer.value) == (7, "boxed")
+
+
+# -- reconciliation against the last state known for the draft ---------------------------------
+
+
+async def test_a_lost_action_after_another_writer_is_judged_against_the_newest_state(
+    loop: LoopClient, server: FakeLoopServer
+) -> None:
+    nav0 = await start(loop, server)
+    line_item = nav0.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    # Writer A moves the draft on; writer B still holds the older snapshot nav0.
+    await nav0.follow("set-customer", email="someone@example.com")
+    server.faults.inject("status", route=f"POST {DRAFT}/returning-items", status=500)  # answered without acting
+    after = await nav0.follow("add-returning-item", order_line_item_id=line_item)
+    assert isinstance(after.recovered_from, ServerError)
+    assert [i.order_line_item_id for i in after.resource.draft_return.returning_items] == [line_item]
+    assert after.resource.draft_return.customer is not None
+    assert server.request_counts[f"POST {DRAFT}/returning-items"] == 2
+    assert len(server.drafts[after.resource.draft_return.id].returning_items) == 1
+
+
+async def test_a_change_seen_by_a_refresh_is_not_mistaken_for_the_lost_action(
+    loop: LoopClient, server: FakeLoopServer
+) -> None:
+    nav0 = await start(loop, server)
+    draft_id = nav0.resource.draft_return.id
+    line_item = nav0.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    # Another client changes the draft; this process learns of it through a refresh of another navigator.
+    async with LoopClient(server.api_key, base_url=server.url, rate_limit=None) as other:
+        await (await other.draft_returns.get(draft_id)).follow("set-customer", email="x@example.com")
+    await (await loop.draft_returns.get(draft_id)).refresh()
+    server.faults.inject("status", route=f"POST {DRAFT}/returning-items", status=500)
+    after = await nav0.follow("add-returning-item", order_line_item_id=line_item)
+    assert after.recovered_from is not None
+    assert len(after.resource.draft_return.returning_items) == 1
+    assert server.request_counts[f"POST {DRAFT}/returning-items"] == 2
+
+
+async def test_a_delete_that_ran_before_the_connection_dropped_is_reconciled(
+    loop: LoopClient, server: FakeLoopServer
+) -> None:
+    nav = await start(loop, server)
+    line_item = nav.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    nav = await nav.follow("add-returning-item", order_line_item_id=line_item)
+    (item_id,) = nav.links.family("remove-returning-item")
+    server.faults.inject("drop_after", route=f"DELETE {DRAFT}/returning-items/{{item_id}}")
+    after = await nav.follow_member("remove-returning-item", item_id)  # the repeated DELETE answers 404
+    assert isinstance(after.recovered_from, NotFoundError | TransportError)
+    assert after.resource.draft_return.returning_items == ()
+    assert server.drafts[nav.resource.draft_return.id].returning_items == []
+
+
+async def test_a_delete_refused_for_real_still_raises(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    line_item = nav.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    nav = await nav.follow("add-returning-item", order_line_item_id=line_item)
+    (item_id,) = nav.links.family("remove-returning-item")
+    stale = nav.link(f"remove-returning-item-{item_id}")
+    nav = await nav.follow_member("remove-returning-item", item_id)
+    with pytest.raises(NotFoundError):
+        await nav.follow_link(stale)  # re-read: nothing changed, so the 404 stands
+
+
+# -- drive records what was sent; the recorder's starts ------------------------------------------
+
+
+async def test_drive_records_the_validated_payload(loop: LoopClient, server: FakeLoopServer) -> None:
+    nav = await start(loop, server)
+    line_item = nav.link("add-returning-item").fields[0].allowed_values[0]  # type: ignore[index]
+    nav = await nav.follow("add-returning-item", order_line_item_id=line_item)
+    (item_id,) = nav.links.family(REASON)
+    reason = easy_reason(nav)
+
+    def policy(n: Navigator[DraftReturnResponse], link: Link) -> Choose | Stop:
+        if n.step > nav.step:
+            return Stop("done")
+        return Choose(f"{REASON}-{item_id}", {"return_reason_id": reason, "comment": None})
+
+    plan = await nav.drive(policy, dry_run=True)
+    result = await nav.drive(policy)
+    assert [dict(s.values) for s in plan.steps] == [{"return_reason_id": reason}]
+    assert [dict(s.values) for s in result.steps] == [{"return_reason_id": reason}]
+    assert result.navigator.resource.draft_return.returning_items[0].reason is not None
+
+
+async def test_a_draft_loaded_mid_flow_adds_no_start_to_the_diagram(loop: LoopClient, server: FakeLoopServer) -> None:
+    recorder = TransitionRecorder(lambda nav: nav.resource.draft_return.state.value)
+    loop.draft_returns.observe(recorder)
+    nav = await start(loop, server)
+    result = await nav.drive(lambda n, link: Stop() if n.can("set-credit-type") else loop_policy(n, link))
+    loaded = await loop.draft_returns.get(result.navigator.resource.draft_return.id)
+    assert loaded.resource.draft_return.state == DraftReturnState.RETURNING_ITEMS_FINALIZED
+    await loaded.follow("set-credit-type", credit_type="refund")
+    assert recorder.initial == {"created"}
+    assert ("returning-items-finalized", "set-credit-type", "returning-items-finalized") in recorder.transitions

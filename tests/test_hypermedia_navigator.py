@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from loop_async.errors import (
     FieldValidationError,
@@ -13,8 +16,18 @@ from loop_async.errors import (
     TransportError,
     UnsafeLinkError,
 )
-from loop_async.hypermedia import Choose, DriveLimitError, LoopLinksFormat, Navigator, Stop, TransitionRecorder
+from loop_async.hypermedia import (
+    Choose,
+    DriveLimitError,
+    Link,
+    LinkFormat,
+    LoopLinksFormat,
+    Navigator,
+    Stop,
+    TransitionRecorder,
+)
 from loop_async.hypermedia.linkset import LinkSet
+from loop_async.models import ApiErrorEntry
 from tests._hypermedia_apps import Door, DoorApp, decode_door, new_door, serve
 
 
@@ -271,3 +284,124 @@ async def test_recorder_draws_the_transitions_of_many_flows() -> None:
         "    s1 --> [*]\n"
     )
     assert "lock (2x)" in recorder.to_mermaid(counts=True)
+
+
+# -- list values in a query: the link format decides ---------------------------------------
+
+
+class PlainLinks:
+    """A link format with no query preference: Loop's links[] without ``query``."""
+
+    def __init__(self) -> None:
+        self._inner = LoopLinksFormat()
+
+    def links(self, data: Any) -> tuple[Link, ...]:
+        return self._inner.links(data)
+
+    def self_href(self, data: Any) -> str | None:
+        return None
+
+    def errors(self, data: Any) -> tuple[ApiErrorEntry, ...]:
+        return self._inner.errors(data)
+
+
+def query_app() -> web.Application:
+    async def thing(request: web.Request) -> web.Response:
+        fields = [{"name": "ids", "type": "array"}, {"name": "all", "type": "bool"}]
+        link = {"rel": "find", "href": "/api/v1/things/1/find", "method": "GET", "fields": fields}
+        return web.json_response({"links": [link]})
+
+    async def find(request: web.Request) -> web.Response:
+        return web.json_response({"links": [], "query": [[k, v] for k, v in request.query.items()]})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/things/1", thing)
+    app.router.add_get("/api/v1/things/1/find", find)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        (PlainLinks(), [["ids", "7"], ["ids", "8"], ["all", "true"]]),
+        (LoopLinksFormat(), [["ids", "7,8"], ["all", "true"]]),
+    ],
+)
+async def test_a_list_goes_in_the_query_as_the_link_format_says(fmt: LinkFormat, expected: list[list[str]]) -> None:
+    async with serve(query_app()) as (_, transport):
+        start = await transport.request("GET", transport.url("things", 1))
+        nav: Navigator[Any] = Navigator(transport, start, format=fmt, decode=lambda data: data)
+        found = await nav.follow("find", ids=[7, 8], all=True)
+    assert found.resource["query"] == expected
+
+
+# -- immutability, observers, the recorder -----------------------------------------------------
+
+
+async def test_a_reconciled_follow_leaves_the_snapshot_untouched() -> None:
+    app = DoorApp()
+    async with serve(app.app) as (_, transport):
+        nav = await new_door(transport)
+        opened = await nav.follow("open")
+        app.drop_after["close"] = 1
+        closed = await opened.follow("close")
+    assert isinstance(closed.recovered_from, TransportError)
+    assert (closed.step, closed.resource.state) == (2, "closed")
+    assert (opened.step, opened.recovered_from, opened.resource.state) == (1, None, "open")
+    with pytest.raises(AttributeError):
+        closed.recovered_from = None  # type: ignore[misc]
+
+
+class Exploding:
+    def transitioned(self, before: Navigator[Any], rel: str, after: Navigator[Any]) -> None:
+        raise RuntimeError("observer bug")
+
+    def __repr__(self) -> str:
+        return "<Exploding observer>"
+
+
+async def test_an_observer_error_is_logged_and_never_replaces_the_result(caplog: pytest.LogCaptureFixture) -> None:
+    app = DoorApp()
+    recorder = TransitionRecorder(lambda nav: nav.resource.state)
+    async with serve(app.app) as (_, transport):
+        nav = (await new_door(transport)).with_observer(Exploding()).with_observer(recorder)
+        with caplog.at_level(logging.WARNING, logger="loop_async.hypermedia"):
+            opened = await nav.follow("open")
+    assert opened.resource.state == "open"
+    assert app.effects[("open", 1)] == 1
+    assert recorder.transitions[("closed", "open", "open")] == 1  # later observers still told
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "<Exploding observer>" in record.getMessage() and "'open'" in record.getMessage()
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+
+
+async def test_with_observer_and_with_identity_do_not_decode_again() -> None:
+    app = DoorApp()
+    decoded: list[Any] = []
+
+    def counting(data: Any) -> Door:
+        decoded.append(data)
+        return decode_door(data)
+
+    async with serve(app.app) as (_, transport):
+        response = await transport.request("POST", transport.url("doors"), json={})
+        nav = Navigator(transport, response, format=LoopLinksFormat(), decode=counting)
+        assert len(decoded) == 1
+        keyed = nav.with_identity(("door", 1), transport.url("doors", 1)).with_observer(Exploding())
+        assert len(decoded) == 1
+        assert keyed.key == ("door", 1) and keyed.self_url == transport.url("doors", 1)
+        assert keyed.resource is nav.resource and nav.key is None
+
+
+async def test_recorder_marks_only_a_created_state_as_a_start() -> None:
+    app = DoorApp()
+    recorder = TransitionRecorder(lambda nav: nav.resource.state)
+    async with serve(app.app) as (_, transport):
+        created = (await new_door(transport)).with_observer(recorder)
+        opened = await created.follow("open")
+        loaded = await opened.refresh()  # e.g. a get() mid-flow: not the start of anything
+        await loaded.follow("close")
+        plain = Navigator(transport, opened.data, format=LoopLinksFormat(), decode=decode_door, observers=[recorder])
+        await plain.follow("close")
+    assert recorder.initial == {"closed"}
+    assert "[*] --> s" in recorder.to_mermaid() and recorder.to_mermaid().count("[*] -->") == 1

@@ -171,6 +171,9 @@ async def test_every_forward_transition_and_totals(client: LoopClient, fake_loop
     assert method_field["allowed_values"] == [m["id"] for m in draft.data["context"]["return_methods"]]
     assert draft.field("set-address", "address")["type"] == "object"
     assert draft.field("add-cart-item", "variant_id")["allowed_values"] == [501, 511]
+    several = draft.field("add-cart-item", "variant_ids")
+    assert (several["type"], several["allowed_values"], several["is_required"]) == ("array", [501, 502, 511], False)
+    assert draft.field("add-cart-item", "variant_id")["is_required"] is False
 
     draft = await draft.follow("set-credit-type", credit_type="gift")
     bonus = first.price // 10

@@ -394,3 +394,70 @@ async def test_cli_fake_server_serves_and_logs_each_request(caplog: pytest.LogCa
             await task
     assert not server.started
     assert any("GET /api/v1/warehouse/return/" in r.getMessage() and "422" in r.getMessage() for r in caplog.records)
+
+
+# -- no check-await-mutate: a body still on its way cannot slip past a check -------------------
+
+
+async def post_with_held_body(
+    session: aiohttp.ClientSession, url: URL, sent: asyncio.Event, release: asyncio.Event, payload: bytes = b"{}"
+) -> tuple[int, str]:
+    """POST ``payload`` whose rest after the first byte waits for ``release`` (``sent``: the headers are out)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield payload[:1]
+        sent.set()  # resumed once the first byte (and so the headers) were written
+        await release.wait()
+        yield payload[1:]
+
+    async with session.post(url, data=body(), headers={"Content-Type": "application/json"}) as response:
+        return response.status, await response.text()
+
+
+async def test_concurrent_process_requests_are_accepted_once(fake_loop_server: FakeLoopServer) -> None:
+    return_id = fake_loop_server.seed_return()
+    url = fake_loop_server.api_root / "warehouse" / "return" / str(return_id) / "process"
+    sent, release = asyncio.Event(), asyncio.Event()
+    async with aiohttp.ClientSession(headers={"X-Authorization": fake_loop_server.api_key}) as session:
+        held = asyncio.create_task(post_with_held_body(session, url, sent, release))
+        await sent.wait()
+        async with session.post(url, json={}) as quick:
+            assert quick.status == 200
+        release.set()
+        status, text = await held
+    assert status == 422 and "UNPROCESSABLE_RETURN" in text
+    assert fake_loop_server.side_effects[("process", return_id)] == 1
+
+
+async def test_a_note_whose_body_arrives_after_a_cancel_is_refused(
+    client: LoopClient, fake_loop_server: FakeLoopServer
+) -> None:
+    return_id = fake_loop_server.seed_return()
+    url = fake_loop_server.api_root / "warehouse" / "return" / str(return_id) / "note"
+    sent, release = asyncio.Event(), asyncio.Event()
+    async with aiohttp.ClientSession(headers={"X-Authorization": fake_loop_server.api_key}) as session:
+        held = asyncio.create_task(post_with_held_body(session, url, sent, release, b'{"content": "late"}'))
+        await sent.wait()
+        await client.returns.cancel(return_id)
+        release.set()
+        status, text = await held
+    assert status == 422 and "UNPROCESSABLE_RETURN" in text
+    assert fake_loop_server.returns[return_id].notes == []
+    assert ("note", return_id) not in fake_loop_server.side_effects
+
+
+# -- queued processing and later actions --------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["cancel", "close", "flag"])
+async def test_queued_processing_is_dropped_when_the_return_changed_meanwhile(action: str) -> None:
+    async with FakeLoopServer(orders=1, processing_delay=None) as server:
+        async with LoopClient(server.api_key, base_url=server.url, rate_limit=None) as loop:
+            return_id = server.seed_return()
+            await loop.returns.process(return_id)
+            await getattr(loop.returns, action)(return_id)
+            state = server.returns[return_id].state
+            server.release_processing()
+            await server.wait_idle()
+        assert server.returns[return_id].state == state != "open"
+        assert not server.returns[return_id].processing

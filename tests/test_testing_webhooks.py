@@ -200,3 +200,23 @@ async def test_pending_deliveries_are_cancelled_on_close() -> None:
     # Closing the server cancelled and awaited it instead of waiting.
     assert server.background_tasks == 0
     assert len(server.webhook_deliveries) == 1
+
+
+async def test_processing_dropped_by_a_cancel_is_reported_as_failed(receiver: Receiver) -> None:
+    async with FakeLoopServer(orders=1, processing_delay=None) as server:
+        async with LoopClient(server.api_key, base_url=server.url, rate_limit=None, max_retries=0) as client:
+            await subscribe(client, receiver.url, "return.processing", "return.processing.failed")
+            await subscribe(client, receiver.url, "return", "return.closed")
+            return_id = server.seed_return()
+            await client.returns.process(return_id)
+            await client.returns.cancel(return_id)
+            server.release_processing()
+            await server.wait_idle()
+        assert server.returns[return_id].state == "cancelled"
+    [failed] = receiver.bodies()  # no return.closed
+    assert (failed["trigger"], failed["return_id"], failed["return_state"]) == (
+        "return.processing.failed",
+        return_id,
+        "cancelled",
+    )
+    assert "dropped" in failed["message"]

@@ -8,7 +8,16 @@ links by rel, validating values against the links' ``fields`` first.
 from __future__ import annotations
 
 from loop_async.hypermedia.drive import Choose, DriveLimitError, DriveResult, Policy, Step, Stop, drive
-from loop_async.hypermedia.formats import HalFormsFormat, LinkFormat, LoopLinksFormat, parse_error_entries
+from loop_async.hypermedia.formats import (
+    HalFormsFormat,
+    LinkFormat,
+    LoopLinksFormat,
+    QueryEncoder,
+    comma_query,
+    encode_query,
+    parse_error_entries,
+    repeat_query,
+)
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.hypermedia.navigator import Navigator, TransitionObserver, writer_lock
 from loop_async.hypermedia.recorder import TransitionRecorder, generalise_rel
@@ -27,15 +36,19 @@ __all__ = [
     "LoopLinksFormat",
     "Navigator",
     "Policy",
+    "QueryEncoder",
     "Step",
     "Stop",
     "TransitionObserver",
     "TransitionRecorder",
     "check_value",
     "check_values",
+    "comma_query",
     "drive",
+    "encode_query",
     "generalise_rel",
     "parse_error_entries",
+    "repeat_query",
     "validate_values",
     "writer_lock",
 ]

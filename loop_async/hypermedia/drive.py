@@ -52,7 +52,11 @@ class Choose:
 
 @attrs.frozen(kw_only=True)
 class Step:
-    """One action taken (or planned, in a dry run): rel, method, href and the values sent."""
+    """One action taken (or planned, in a dry run): rel, method, href and the values sent.
+
+    ``values`` is the validated payload, exactly what was (or would be) sent: an optional
+    field given as ``None`` is not in it.
+    """
 
     rel: str
     method: str
@@ -123,8 +127,9 @@ async def drive(nav: Navigator[T], policy: Policy[T], *, max_steps: int = 50, dr
         if isinstance(decided, Stop):
             return DriveResult(navigator=nav, steps=tuple(steps), outcome="stopped", reason=decided.reason)
         link, values = decided
-        nav = await nav.follow_link(link, values)
-        steps.append(Step(rel=link.rel, method=link.method, href=link.href, values=values))
+        payload = nav.validate(link, values)
+        nav = await nav.follow_link(link, payload)
+        steps.append(Step(rel=link.rel, method=link.method, href=link.href, values=payload))
 
 
 async def _plan(nav: Navigator[T], policy: Policy[T]) -> DriveResult[T]:
@@ -134,6 +139,6 @@ async def _plan(nav: Navigator[T], policy: Policy[T]) -> DriveResult[T]:
         if isinstance(decided, Stop):
             return DriveResult(navigator=nav, steps=tuple(steps), outcome="planned", reason=decided.reason)
         link, values = decided
-        nav.plan(link.rel, values)  # same checks as follow: bad values fail the plan
-        steps.append(Step(rel=link.rel, method=link.method, href=link.href, values=values))
+        payload = nav.plan(link.rel, values)  # same checks as follow: bad values fail the plan
+        steps.append(Step(rel=link.rel, method=link.method, href=link.href, values=payload))
     return DriveResult(navigator=nav, steps=tuple(steps), outcome="planned")

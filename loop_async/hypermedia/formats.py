@@ -9,6 +9,17 @@ nothing of any state machine. Two ship with the SDK:
   ``title``, ``contentType``, ``properties``), as served from ``2026-10``.
 
 Write another by implementing the three methods of :class:`LinkFormat`.
+
+**Lists in a query.** How a GET/DELETE link's values go into the query is the format's
+choice: a format may implement :class:`QueryEncoder` (one ``query`` method); otherwise
+:func:`repeat_query` is used, which repeats the parameter for each element of a list
+(``?id=1&id=2``). :class:`LoopLinksFormat` joins a list with commas (``?id=1,2``), as Loop's
+endpoints expect. Booleans become ``true``/``false``.
+
+**Content type.** Values are always sent as JSON. A HAL-FORMS template whose ``contentType``
+is something else (e.g. ``application/x-www-form-urlencoded``) is still followed with a JSON
+body: the SDK's transport sends JSON bodies only, and :class:`Link` has no content type. The
+``2026-10`` draft-return templates are JSON; a server that needs a form body is not supported.
 """
 
 from __future__ import annotations
@@ -22,7 +33,16 @@ from loop_async.models.common import ApiErrorEntry
 from loop_async.models.enums import FieldType
 from loop_async.models.links import Field, Link
 
-__all__ = ["HalFormsFormat", "LinkFormat", "LoopLinksFormat", "parse_error_entries"]
+__all__ = [
+    "HalFormsFormat",
+    "LinkFormat",
+    "LoopLinksFormat",
+    "QueryEncoder",
+    "comma_query",
+    "encode_query",
+    "parse_error_entries",
+    "repeat_query",
+]
 
 
 @runtime_checkable
@@ -40,6 +60,45 @@ class LinkFormat(Protocol):
     def errors(self, data: Any) -> tuple[ApiErrorEntry, ...]:
         """The errors of a partial failure (empty when there are none)."""
         ...
+
+
+@runtime_checkable
+class QueryEncoder(Protocol):
+    """Optional for a :class:`LinkFormat`: how values go into the query of a GET/DELETE link."""
+
+    def query(self, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The query parameters, in order, for JSON-ready ``values``."""
+        ...
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def repeat_query(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The default: one parameter per value, a list repeating its name (``id=1&id=2``)."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in values.items():
+        items = value if isinstance(value, list | tuple) else (value,)
+        pairs.extend((name, _scalar(item)) for item in items)
+    return pairs
+
+
+def comma_query(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """One parameter per name, a list joined with commas (``id=1,2``)."""
+    return [
+        (name, ",".join(_scalar(v) for v in value) if isinstance(value, list | tuple) else _scalar(value))
+        for name, value in values.items()
+    ]
+
+
+def encode_query(fmt: LinkFormat, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``values`` as query parameters, the way ``fmt`` wants them (:func:`repeat_query` by default)."""
+    if isinstance(fmt, QueryEncoder):
+        return fmt.query(values)
+    return repeat_query(values)
 
 
 def _object(data: Any, what: str) -> Mapping[str, Any]:
@@ -86,6 +145,10 @@ class LoopLinksFormat:
     def errors(self, data: Any) -> tuple[ApiErrorEntry, ...]:
         """The envelope's ``errors[]``."""
         return parse_error_entries(_object(data, "links[] response").get("errors"))
+
+    def query(self, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Loop's style: a list of ids is one comma-separated parameter."""
+        return comma_query(values)
 
     def __repr__(self) -> str:
         return "LoopLinksFormat()"

@@ -2,30 +2,55 @@
 
 Generic over the resource type (a ``decode`` function builds it from the JSON) and over the
 link format (a :class:`~loop_async.hypermedia.formats.LinkFormat`); it names no rel and no
-state of any API.
-
-**Timeout after sending.** A non-idempotent follow (POST, PATCH) that fails in a way that
-may have reached the server (a :class:`~loop_async.errors.TransportError` whose
-``request_sent`` is not ``False``, or a :class:`~loop_async.errors.ServerError`) is not
-retried blindly. The navigator re-reads the resource from its ``self_url`` and decides:
-
-- the action **took effect** when the decoded resource differs from the one the navigator
-  held, *or* the followed link (if this navigator offered it) is no longer offered identically
-  (gone, or another href, method or fields): the re-read navigator is returned, with
-  ``recovered_from`` set to the error;
-- otherwise it **did not**, and the follow is sent once more (that single retry is not
-  retried blindly again: if it too may have been lost, its error is raised).
-
-Without a ``self_url``, or when the re-read fails, the original error is raised. The rule
-assumes one writer per resource: an outside change between the two reads also counts as
-"took effect" (and the caller gets the fresh state, never a duplicate). It cannot see a
-request the server is still working on (a slow server, a short client timeout): there the
-server's own state checks must refuse the late duplicate, as Loop's do for a submitted draft.
-An action whose effect leaves the resource unchanged (setting a value it already has) is sent
-again, which is harmless for exactly that reason.
+state of any API. A navigator is an immutable snapshot: following a link returns a new one.
 
 **One writer per key.** Follows on navigators that share a ``key`` (e.g. a draft id) and a
-transport are serialised by one :class:`asyncio.Lock`; different keys run in parallel.
+transport are serialised by one :class:`asyncio.Lock`; different keys run in parallel. Next
+to that lock the navigator keeps the *last state known* for the key: the newest of
+
+- the answer to every follow (made under the lock, so these are in server order), and
+- the answer to every read (:meth:`Navigator.refresh`, :meth:`Navigator.load`) through any
+  navigator of the key, unless a follow of that key completed while the read was on its way
+  (its answer may predate that follow's effect, so it is not newer);
+- failing both, the state the first navigator of the key was built from.
+
+**Uncertain outcomes.** A follow whose method is not safe (anything but GET, HEAD, OPTIONS) has
+an *uncertain* outcome when
+
+- (a) no answer was read although the request may have reached the server (a
+  :class:`~loop_async.errors.TransportError` whose ``request_sent`` is not ``False``), or the
+  answer was a 5xx (:class:`~loop_async.errors.ServerError`); or
+- (b) the answer was an error and the request may have been repeated on the way: the method
+  is one the client stack repeats on its own (PUT, DELETE: the transport retries them after a
+  drop, and aiohttp itself silently resends them once when a kept-alive connection turns out
+  closed), or the transport reports a retry (the error's ``attempts``, or its response's, is
+  above 1). An earlier attempt may have acted, e.g. a DELETE whose first attempt removed the
+  item and whose repetition answers 404.
+
+An uncertain follow is never retried blindly. Still holding the key's lock, the navigator
+re-reads the resource from its ``self_url`` and compares the answer with the **last state
+known for the key when the lock was taken** (not with the snapshot the follow was called on,
+which may be older: another navigator of the key may have moved the resource since):
+
+- the action **took effect** when the decoded resource differs from that state, *or* the
+  followed link, if that state offered it, is no longer offered identically (gone, or
+  another href, method or fields): the re-read navigator is returned, with ``recovered_from``
+  set to the error;
+- otherwise it **did not**: in case (a) with a method the transport does not retry (POST,
+  PATCH) the follow is sent once more (that single retry is not reconciled again: if it too
+  may have been lost, its error is raised); in every other case the error is raised.
+
+Without a ``self_url``, or when the re-read fails, the original error is raised. A change made
+in between by a writer this process does not know of (another process, Loop itself) also
+counts as "took effect": the caller gets the fresh state, never a duplicate. The rule cannot
+see a request the server is still working on (a slow server, a short client timeout): there
+the server's own state checks must refuse the late duplicate, as Loop's do for a submitted
+draft. An action whose effect leaves the resource unchanged (setting a value it already has)
+is sent again, which is harmless for exactly that reason.
+
+**Observers** are told of each successful follow. An exception from an observer is logged (at
+WARNING, naming the observer and the rel) and never replaces the result of the follow, whose
+action has already happened.
 """
 
 from __future__ import annotations
@@ -37,11 +62,12 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+import attrs
 from yarl import URL
 
 from loop_async._convert import unstructure
-from loop_async.errors import LoopError, PartialFailureError, ServerError, TransportError
-from loop_async.hypermedia.formats import LinkFormat
+from loop_async.errors import LoopAPIError, LoopError, PartialFailureError, ServerError, TransportError
+from loop_async.hypermedia.formats import LinkFormat, encode_query
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.hypermedia.validation import validate_values
 from loop_async.models.common import ApiErrorEntry
@@ -58,38 +84,55 @@ logger = logging.getLogger("loop_async.hypermedia")
 
 T = TypeVar("T")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# transport -> key -> lock. Weak on both sides: a lock lives while a navigator holds it.
-_LOCKS: weakref.WeakKeyDictionary[Transport, weakref.WeakValueDictionary[Hashable, asyncio.Lock]] = (
+
+@attrs.frozen
+class _Known:
+    """A state of a resource as far as reconciliation cares: the resource and its links."""
+
+    resource: Any
+    links: LinkSet
+
+
+class _KeyState:
+    """What the navigators of one key share: the writer lock and the last state known."""
+
+    __slots__ = ("__weakref__", "last", "lock", "writes")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.last: _Known | None = None
+        self.writes = 0  # follows completed on this key: a read older than one is not recorded
+
+
+# transport -> key -> state. Weak on both sides: a state lives while a navigator holds it.
+_STATES: weakref.WeakKeyDictionary[Transport, weakref.WeakValueDictionary[Hashable, _KeyState]] = (
     weakref.WeakKeyDictionary()
 )
 
 
+def _key_state(transport: Transport, key: Hashable) -> _KeyState:
+    per_key = _STATES.get(transport)
+    if per_key is None:
+        per_key = _STATES[transport] = weakref.WeakValueDictionary()
+    state = per_key.get(key)
+    if state is None:
+        state = per_key[key] = _KeyState()
+    return state
+
+
 def writer_lock(transport: Transport, key: Hashable) -> asyncio.Lock:
     """The lock shared by every navigator of ``key`` on ``transport`` (one writer per key)."""
-    per_key = _LOCKS.get(transport)
-    if per_key is None:
-        per_key = _LOCKS[transport] = weakref.WeakValueDictionary()
-    lock = per_key.get(key)
-    if lock is None:
-        lock = per_key[key] = asyncio.Lock()
-    return lock
+    return _key_state(transport, key).lock
 
 
 class TransitionObserver(Protocol):
     """Told of every successful follow: the state before, the rel, the state after."""
 
     def transitioned(self, before: Navigator[Any], rel: str, after: Navigator[Any]) -> None:
-        """Called once per follow, after the new state was decoded."""
+        """Called once per follow, after the new state was decoded (its exceptions are logged, not raised)."""
         ...
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return ",".join(_query_value(v) for v in value)  # Loop's style: comma-separated ids
-    return str(value)
 
 
 class Navigator(Generic[T]):
@@ -97,9 +140,11 @@ class Navigator(Generic[T]):
 
     ``data_or_response`` is a transport :class:`~loop_async.transport.Response` or parsed
     JSON. ``format`` reads the links and errors, ``decode`` builds :attr:`resource`.
-    ``self_url`` re-reads the resource (for :meth:`refresh` and timeout reconciliation;
-    defaults to the format's self link). ``key`` identifies the resource for the one-writer
-    lock. ``observers`` are told of every transition and passed on to the next navigators.
+    ``self_url`` re-reads the resource (for :meth:`refresh` and reconciliation; the format's
+    self link wins when there is one). ``key`` identifies the resource for the one-writer
+    lock and the last state known (see the module doc). ``observers`` are told of every
+    transition and passed on to the next navigators. ``created`` marks the state returned by
+    the call that created the resource (a recorder draws it as a start).
     """
 
     def __init__(
@@ -113,6 +158,8 @@ class Navigator(Generic[T]):
         key: Hashable | None = None,
         observers: Sequence[TransitionObserver] = (),
         step: int = 0,
+        created: bool = False,
+        recovered_from: LoopError | None = None,
     ) -> None:
         if isinstance(data_or_response, Response):
             self._response: Response | None = data_or_response
@@ -129,12 +176,48 @@ class Navigator(Generic[T]):
         href = format.self_href(data)
         # Resolved now: a self link off the client's origin, or unparseable, is refused at once.
         self._self_url = transport.resolve(href) if href is not None else self_url
-        self._key = key
-        self._lock = writer_lock(transport, key) if key is not None else None
         self._observers = tuple(observers)
         self._step = step
-        self.recovered_from: LoopError | None = None
-        """Set when this state was reached by re-reading after a lost follow (see module doc)."""
+        self._created = created
+        self._recovered_from = recovered_from
+        self._key: Hashable | None = None
+        self._state: _KeyState | None = None
+        self._bind(key)
+
+    def _bind(self, key: Hashable | None) -> None:
+        self._key = key
+        self._state = _key_state(self._transport, key) if key is not None else None
+        if self._state is not None and self._state.last is None:
+            self._state.last = self._known()  # the first state known for this key
+
+    def _known(self) -> _Known:
+        return _Known(self._resource, self._links)
+
+    def _record(self, writes_before: int) -> None:
+        """Make this state the last known for the key, unless a follow completed since ``writes_before``."""
+        if self._state is not None and self._state.writes == writes_before:
+            self._state.last = self._known()
+
+    @classmethod
+    async def load(
+        cls,
+        transport: Transport,
+        url: URL,
+        *,
+        format: LinkFormat,
+        decode: Callable[[Any], T],
+        key: Hashable | None = None,
+        observers: Sequence[TransitionObserver] = (),
+    ) -> Navigator[T]:
+        """Read ``url`` (a GET) and return a navigator over it, ``url`` being its ``self_url``.
+
+        The answer becomes the last state known for ``key`` (see the module doc).
+        """
+        writes = _key_state(transport, key).writes if key is not None else 0
+        response = await transport.request("GET", transport.resolve(url))
+        nav = cls(transport, response, format=format, decode=decode, self_url=url, key=key, observers=observers)
+        nav._record(writes)
+        return nav
 
     # -- state -----------------------------------------------------------------------------
 
@@ -185,13 +268,23 @@ class Navigator(Generic[T]):
 
     @property
     def key(self) -> Hashable | None:
-        """The identity used for the one-writer lock."""
+        """The identity used for the one-writer lock and the last state known."""
         return self._key
 
     @property
     def step(self) -> int:
         """How many follows led here from a navigator built directly (0 for that one)."""
         return self._step
+
+    @property
+    def created(self) -> bool:
+        """Whether this is the state returned by the call that created the resource."""
+        return self._created
+
+    @property
+    def recovered_from(self) -> LoopError | None:
+        """The error of a follow whose outcome was uncertain and that this re-read resolved (module doc)."""
+        return self._recovered_from
 
     def link(self, rel: str) -> Link:
         """The link with ``rel``, or :class:`~loop_async.errors.RelNotAvailableError`."""
@@ -203,9 +296,16 @@ class Navigator(Generic[T]):
 
     def with_observer(self, observer: TransitionObserver) -> Navigator[T]:
         """The same state, with ``observer`` told of this and every later transition."""
-        return self._spawn(
-            self._response if self._response is not None else self._data, step=self._step, extra=observer
-        )
+        return self._copy(observers=(*self._observers, observer))
+
+    def with_identity(self, key: Hashable | None, self_url: URL | None) -> Navigator[T]:
+        """The same state (not decoded again) under another ``key`` and ``self_url``.
+
+        For a resource layer that learns the identity from the resource itself (a create).
+        """
+        copy = self._copy(self_url=self._self_url if self_url is None else self_url)
+        copy._bind(key)
+        return copy
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -218,7 +318,8 @@ class Navigator(Generic[T]):
         They are checked against the link's ``fields`` first (:class:`FieldValidationError`
         listing every problem, nothing sent); the ``href`` must be on the client's origin
         (:class:`UnsafeLinkError`, nothing sent). Values travel as a JSON body for
-        POST/PUT/PATCH and as the query for GET/DELETE. A 2xx with ``errors[]`` gives a
+        POST/PUT/PATCH and as the query for GET/DELETE (a list as the format encodes it: see
+        :func:`~loop_async.hypermedia.formats.encode_query`). A 2xx with ``errors[]`` gives a
         navigator whose :attr:`errors` lists them; with ``strict=True`` it raises
         :class:`PartialFailureError` whose ``resource`` is that navigator.
         """
@@ -241,33 +342,37 @@ class Navigator(Generic[T]):
         self, link: Link, values: Mapping[str, Any] | None = None, /, *, strict: bool = False, **fields: Any
     ) -> Navigator[T]:
         """Invoke ``link`` (usually one of :attr:`links`), as :meth:`follow` does."""
-        given = {**(values or {}), **fields}
-        payload = validate_values(link.fields, given, action=link.rel)
+        payload = self.validate(link, {**(values or {}), **fields})
         url = self._transport.resolve(link.href)  # off-origin: UnsafeLinkError, nothing sent
-        if self._lock is None:
-            after = await self._send_reconciled(link, url, payload)
+        if self._state is None:
+            after = await self._send_reconciled(link, url, payload, self._known())
         else:
-            async with self._lock:
-                after = await self._send_reconciled(link, url, payload)
-        for observer in self._observers:
-            observer.transitioned(self, link.rel, after)
+            async with self._state.lock:
+                after = await self._send_reconciled(link, url, payload, self._state.last or self._known())
+                self._state.writes += 1
+                self._state.last = after._known()
+        self._notify(link.rel, after)
         if strict and after.errors:
             raise PartialFailureError(after.errors, resource=after)
         return after
 
+    def validate(self, link: Link, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``values`` against ``link``'s fields as :meth:`follow` does; return the payload it would send.
+
+        Optional fields given as ``None`` are left out of the payload.
+        """
+        return validate_values(link.fields, values, action=link.rel)
+
     def plan(self, rel: str, values: Mapping[str, Any] | None = None, /, **fields: Any) -> dict[str, Any]:
         """Validate values for ``rel`` as :meth:`follow` would, without sending; return the payload."""
         link = self.link(rel)
-        payload = validate_values(link.fields, {**(values or {}), **fields}, action=rel)
+        payload = self.validate(link, {**(values or {}), **fields})
         self._transport.resolve(link.href)
         return payload
 
     async def refresh(self) -> Navigator[T]:
-        """Re-read the resource from :attr:`self_url` (a GET)."""
-        if self._self_url is None:
-            raise LookupError("this navigator has no self_url to re-read the resource from")
-        response = await self._transport.request("GET", self._transport.resolve(self._self_url))
-        return self._spawn(response, step=self._step)
+        """Re-read the resource from :attr:`self_url` (a GET); the answer becomes the key's last known state."""
+        return await self._read(step=self._step)
 
     async def drive(self, policy: Policy[T], *, max_steps: int = 50, dry_run: bool = False) -> DriveResult[T]:
         """Follow required links until terminal or the policy stops; see :mod:`~loop_async.hypermedia.drive`."""
@@ -277,8 +382,15 @@ class Navigator(Generic[T]):
 
     # -- internals -------------------------------------------------------------------------
 
-    def _spawn(self, data_or_response: Any, *, step: int, extra: TransitionObserver | None = None) -> Navigator[T]:
-        observers = self._observers if extra is None else (*self._observers, extra)
+    def _copy(self, **changes: Any) -> Navigator[T]:
+        """This state with some attributes changed (nothing decoded again)."""
+        copy: Navigator[T] = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        for name, value in changes.items():
+            setattr(copy, f"_{name}", value)
+        return copy
+
+    def _spawn(self, data_or_response: Any, *, step: int, recovered_from: LoopError | None = None) -> Navigator[T]:
         return Navigator(
             self._transport,
             data_or_response,
@@ -286,50 +398,68 @@ class Navigator(Generic[T]):
             decode=self._decode,
             self_url=self._self_url,
             key=self._key,
-            observers=observers,
+            observers=self._observers,
             step=step,
+            recovered_from=recovered_from,
         )
 
-    async def _send(self, link: Link, url: URL, payload: Mapping[str, Any]) -> Navigator[T]:
+    async def _read(self, *, step: int, recovered_from: LoopError | None = None) -> Navigator[T]:
+        if self._self_url is None:
+            raise LookupError("this navigator has no self_url to re-read the resource from")
+        writes = self._state.writes if self._state is not None else 0
+        response = await self._transport.request("GET", self._transport.resolve(self._self_url))
+        nav = self._spawn(response, step=step, recovered_from=recovered_from)
+        nav._record(writes)
+        return nav
+
+    def _notify(self, rel: str, after: Navigator[T]) -> None:
+        for observer in self._observers:
+            try:
+                observer.transitioned(self, rel, after)
+            except Exception:  # the action happened: an observer must not hide it
+                logger.warning("transition observer %r failed on rel %r; result kept", observer, rel, exc_info=True)
+
+    async def _send(
+        self, link: Link, url: URL, payload: Mapping[str, Any], recovered_from: LoopError | None = None
+    ) -> Navigator[T]:
         method = link.method.upper()
         if method in _BODY_METHODS:
             response = await self._transport.request(method, url, json=unstructure(dict(payload)))
         else:
-            params = {name: _query_value(unstructure(value)) for name, value in payload.items()}
-            response = await self._transport.request(method, url, params=params or None)
+            pairs = encode_query(self._format, unstructure(dict(payload)))
+            if pairs:
+                url = url.update_query(pairs)  # a sequence of pairs: a repeated name stays repeated
+            response = await self._transport.request(method, url)
         if response.data is None and self._self_url is not None:
             # An empty answer (e.g. 204) carries no state: read it.
-            return (await self.refresh())._restep(self._step + 1)
-        return self._spawn(response, step=self._step + 1)
+            return await self._read(step=self._step + 1, recovered_from=recovered_from)
+        return self._spawn(response, step=self._step + 1, recovered_from=recovered_from)
 
-    def _restep(self, step: int) -> Navigator[T]:
-        self._step = step
-        return self
-
-    async def _send_reconciled(self, link: Link, url: URL, payload: Mapping[str, Any]) -> Navigator[T]:
+    async def _send_reconciled(
+        self, link: Link, url: URL, payload: Mapping[str, Any], baseline: _Known
+    ) -> Navigator[T]:
         try:
             return await self._send(link, url, payload)
-        except (TransportError, ServerError) as exc:
-            if not _may_have_taken_effect(link, exc) or self._self_url is None:
+        except LoopError as exc:
+            uncertain = _uncertainty(link, exc)
+            if uncertain is None or self._self_url is None:
                 raise
             lost = exc
-        logger.info("%s %s may have reached the server (%s); re-reading the resource", link.method, url, lost)
+        logger.info("%s %s: outcome uncertain (%s); re-reading the resource", link.method, url, lost)
         try:
-            current = await self.refresh()
+            current = await self._read(step=self._step + 1, recovered_from=lost)
         except LoopError as reread_error:
             raise lost from reread_error
-        # An ad-hoc link (not offered here) says nothing by its absence: judge by the resource only.
-        was_offered = self._links.get(link.rel) == link
-        if current.resource != self._resource or (was_offered and current.links.get(link.rel) != link):
+        # An ad-hoc link (not offered by the baseline) says nothing by its absence: judge by the resource only.
+        was_offered = baseline.links.get(link.rel) == link
+        if current.resource != baseline.resource or (was_offered and current.links.get(link.rel) != link):
             logger.info("%s took effect (the resource changed); not sending it again", link.rel)
-            current._restep(self._step + 1)
-            current.recovered_from = lost
             return current
+        if uncertain != "lost" or link.method.upper() in IDEMPOTENT_METHODS:
+            logger.info("%s did not take effect (the resource is unchanged); raising its error", link.rel)
+            raise lost
         logger.info("%s did not take effect (the resource is unchanged); sending it once more", link.rel)
-        after = await current._send(link, url, payload)
-        after._restep(self._step + 1)
-        after.recovered_from = lost
-        return after
+        return await current._send(link, url, payload, recovered_from=lost)
 
     def __repr__(self) -> str:
         state = "terminal" if self.is_terminal else f"rels={list(self.rels)!r}"
@@ -337,12 +467,25 @@ class Navigator(Generic[T]):
         return f"<Navigator {type(self._resource).__name__} key={self._key!r} {state}{errors}>"
 
 
-def _may_have_taken_effect(link: Link, exc: LoopError) -> bool:
-    if link.method.upper() in IDEMPOTENT_METHODS:
-        return False  # the transport already retries these itself
+def _attempts(exc: LoopError) -> int:
     if isinstance(exc, TransportError):
-        return exc.request_sent is not False
-    return isinstance(exc, ServerError)
+        return exc.attempts
+    if isinstance(exc, LoopAPIError) and exc.response is not None:
+        return exc.response.attempts
+    return 1
+
+
+def _uncertainty(link: Link, exc: LoopError) -> str | None:
+    """``"lost"`` (case a of the module doc), ``"retried"`` (case b), or ``None``: the outcome is known."""
+    if link.method.upper() in _SAFE_METHODS:
+        return None
+    if (isinstance(exc, TransportError) and exc.request_sent is not False) or isinstance(exc, ServerError):
+        return "lost"
+    if isinstance(exc, LoopAPIError | TransportError) and (
+        link.method.upper() in IDEMPOTENT_METHODS or _attempts(exc) > 1
+    ):
+        return "retried"
+    return None
 
 
 async def maybe_await(value: Awaitable[T] | T) -> T:

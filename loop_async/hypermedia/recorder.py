@@ -25,6 +25,10 @@ class TransitionRecorder:
     ``state_of(nav)`` names a navigator's state (e.g. ``lambda nav: nav.resource.draft_return.state``);
     ``rel_label(rel)`` names an edge (by default a trailing id becomes ``{id}``, so that one
     edge stands for a whole rel family). Attach it with ``nav.with_observer(recorder)``.
+
+    A state is drawn as a start (``[*] -->``) only when a transition leaves a navigator marked
+    :attr:`~loop_async.hypermedia.Navigator.created` (the answer of the call that created the
+    resource): a resource loaded mid-flow does not add a false start.
     """
 
     def __init__(
@@ -46,7 +50,7 @@ class TransitionRecorder:
     def transitioned(self, before: Navigator[Any], rel: str, after: Navigator[Any]) -> None:
         """Record one transition (called by the navigator after each follow)."""
         start, end = self._name(before), self._name(after)
-        if before.step == 0:
+        if before.created:
             self.initial.add(start)
         if after.is_terminal:
             self.terminal.add(end)

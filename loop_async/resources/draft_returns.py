@@ -77,16 +77,16 @@ class DraftReturnsResource:
     def _url(self, draft_return_id: int, *segments: str | int) -> URL:
         return self._transport.url("draft-returns", draft_return_id, *segments)
 
-    def _navigator(self, response: Any, draft_return_id: int | None = None) -> Navigator[DraftReturnResponse]:
-        if draft_return_id is None:
-            draft_return_id = self._decode(response.data).draft_return.id
-        return Navigator(
+    def _key(self, draft_return_id: int) -> tuple[str, int]:
+        return ("draft-return", draft_return_id)
+
+    async def _load(self, draft_return_id: int) -> Navigator[DraftReturnResponse]:
+        return await Navigator.load(
             self._transport,
-            response,
+            self._url(draft_return_id),
             format=self.format,
             decode=self._decode,
-            self_url=self._url(draft_return_id),
-            key=("draft-return", draft_return_id),
+            key=self._key(draft_return_id),
             observers=self._observers,
         )
 
@@ -106,15 +106,19 @@ class DraftReturnsResource:
         check.raise_if_any()
         body = {"order_name": order_name, "secondary_input": secondary_input, "is_gift": is_gift}
         response = await self._transport.request("POST", self._transport.url("draft-returns"), json=body)
-        return self._navigator(response)
+        # Decoded once; its id then gives the navigator its key and self URL.
+        nav = Navigator(
+            self._transport, response, format=self.format, decode=self._decode, observers=self._observers, created=True
+        )
+        draft_return_id = nav.resource.draft_return.id
+        return nav.with_identity(self._key(draft_return_id), self._url(draft_return_id))
 
     async def get(self, draft_return_id: int) -> Navigator[DraftReturnResponse]:
         """Load a draft return in its current state."""
         check = Problems("draft_returns.get")
         check.positive_id("draft_return_id", draft_return_id)
         check.raise_if_any()
-        response = await self._transport.request("GET", self._url(draft_return_id))
-        return self._navigator(response, draft_return_id)
+        return await self._load(draft_return_id)
 
     async def _fixed(
         self,
@@ -130,7 +134,7 @@ class DraftReturnsResource:
             check.positive_id(name, value)
         check.raise_if_any()
         draft_return_id = ids["draft_return_id"]
-        nav = await self.get(draft_return_id)
+        nav = await self._load(draft_return_id)
         url = self._url(draft_return_id, *segments)
         link = _offered(nav, method, url, self._transport) or Link(
             rel=action, href=str(url), method=method, fields=fields

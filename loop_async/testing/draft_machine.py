@@ -8,7 +8,11 @@ bad input answers 422 ``validation-failed`` (or a more specific kebab-case code)
 
 Partial failure (200 with data and a non-empty ``errors[]``): ``add-cart-item`` given a list
 ``variant_ids`` adds the available variants and reports each unavailable one as a
-``product-variant-unavailable`` entry. A single unavailable ``variant_id`` is a 422.
+``product-variant-unavailable`` entry (none available: 422). A single unavailable
+``variant_id`` is a 422. The offered ``add-cart-item`` link declares both fields, each
+optional (give one): ``variant_id`` (``int``, ``allowed_values`` the variants in stock) and
+``variant_ids`` (``array``, ``allowed_values`` every catalog variant, so that an out-of-stock
+one reaches the server and comes back in ``errors[]``).
 """
 
 from __future__ import annotations
@@ -503,6 +507,7 @@ class DraftMachine:
                     ),
                 )
             )
+            catalog = tuple(v[0] for _, _, _, variants in CART_PRODUCTS for v in variants)
             available = tuple(v[0] for _, _, _, variants in CART_PRODUCTS for v in variants if v[4])
             links.append(
                 Link(
@@ -514,9 +519,15 @@ class DraftMachine:
                         Field(
                             name="variant_id",
                             type=FieldType.INT,
-                            description="ID of an available variant from context.cart_products",
+                            description="ID of an available variant from context.cart_products (or variant_ids)",
                             allowed_values=available,
-                            is_required=True,
+                        ),
+                        Field(
+                            name="variant_ids",
+                            type=FieldType("array"),  # not a documented FieldType: kept as an open value
+                            description="IDs of variants from context.cart_products; unavailable ones come "
+                            "back in errors[] (or variant_id)",
+                            allowed_values=catalog,
                         ),
                     ),
                 )

@@ -114,7 +114,10 @@ def _int_param(request: web.Request, name: str) -> int:
 
 
 async def _json_object(request: web.Request, *, required: bool = False) -> dict[str, Any]:
-    raw = await request.read()
+    return _parse_object(await request.read(), required=required)
+
+
+def _parse_object(raw: bytes, *, required: bool = False) -> dict[str, Any]:
     if not raw.strip():
         if required:
             raise validation_error({"body": ["A JSON object body is required."]}, status=400)
@@ -137,8 +140,11 @@ class FakeLoopServer:
     ``orders``/``seed`` make the deterministic seed data; ``webhook_secret`` signs deliveries,
     retried after ``webhook_retry_delays`` (a receiver's ``Retry-After`` is honoured up to
     ``webhook_max_retry_after`` seconds; Loop's own cap is 30 minutes); queued processing
-    finishes ``processing_delay`` seconds after ``process`` answers; drafts expire ``draft_ttl`` after creation by
-    ``clock`` (a callable returning an aware datetime; the wall clock by default).
+    finishes ``processing_delay`` seconds after ``process`` answers (``None``: when the test
+    calls :meth:`release_processing`), and only if the return is still open and unflagged by
+    then (otherwise it is dropped with a ``return.processing.failed`` webhook); drafts expire
+    ``draft_ttl`` after creation by ``clock`` (a callable returning an aware datetime; the wall
+    clock by default).
     """
 
     def __init__(
@@ -157,7 +163,7 @@ class FakeLoopServer:
         clock: Callable[[], datetime] | None = None,
         webhook_retry_delays: Iterable[float] = (0.01, 0.05, 0.1),
         webhook_max_retry_after: float = 1.0,
-        processing_delay: float = 0.0,
+        processing_delay: float | None = 0.0,
     ) -> None:
         if orders < 1:
             raise ValueError("orders must be at least 1")
@@ -184,6 +190,7 @@ class FakeLoopServer:
             max_retry_after=webhook_max_retry_after,
         )
         self._fail_next: dict[int, str | None] = {}
+        self._processing_released = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._scopes: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
@@ -275,6 +282,10 @@ class FakeLoopServer:
     def fail_processing(self, return_id: int, message: str | None = "Processing failed") -> None:
         """Make the next processing of ``return_id`` fail (webhook ``return.processing.failed``)."""
         self._fail_next[return_id] = message
+
+    def release_processing(self) -> None:
+        """Let queued processing finish now and from now on (for ``processing_delay=None``)."""
+        self._processing_released.set()
 
     def review(self, return_id: int) -> None:
         """Mark a flagged return as reviewed: processing is allowed again."""
@@ -369,7 +380,7 @@ class FakeLoopServer:
             ("POST", "/draft-returns", SCOPE_DRAFT_RETURNS, self._draft_create),
             ("GET", "/draft-returns/{draft_id}", SCOPE_DRAFT_RETURNS, self._draft_get),
         ]
-        draft_actions: list[tuple[str, str, Callable[[FakeDraft, web.Request], Awaitable[Any]]]] = [
+        draft_actions: list[tuple[str, str, Callable[[FakeDraft, web.Request, bytes], Any]]] = [
             ("POST", "/returning-items", self._d_add_item),
             ("DELETE", "/returning-items/{item_id}", self._d_remove_item),
             ("POST", "/returning-items/{item_id}/return-reason", self._d_reason),
@@ -453,10 +464,25 @@ class FakeLoopServer:
         task.add_done_callback(self._tasks.discard)
 
     async def _complete_processing(self, ret: FakeReturn) -> None:
-        await asyncio.sleep(self.processing_delay)  # queued: finishes after the 200 was sent
+        """Finish a queued processing: close the return, unless it changed while queued.
+
+        Processing completes only if the return is still ``open`` and unflagged. A return
+        cancelled, closed or flagged meanwhile keeps that state: the processing is dropped
+        and, as for any failed processing, a ``return.processing.failed`` webhook says why.
+        """
+        # Queued: finishes after the 200 was sent, after the delay or when the test says so.
+        if self.processing_delay is None:
+            await self._processing_released.wait()
+        else:
+            await asyncio.sleep(self.processing_delay)
         ret.processing = False
-        if ret.id in self._fail_next:
-            message = self._fail_next.pop(ret.id)
+        failing = ret.id in self._fail_next
+        message = self._fail_next.pop(ret.id, None)
+        if ret.state != "open" or ret.flagged:
+            failing = True
+            why = "flagged for review" if ret.flagged else ret.state
+            message = f"Return {ret.id} is {why}; processing was dropped."
+        if failing:
             payload = {"return_id": ret.id, "return_state": ret.state, "message": message, "source": "api"}
             self.dispatcher.emit("return.processing", "return.processing.failed", payload)
             return
@@ -482,13 +508,17 @@ class FakeLoopServer:
             raise action_error(422, "UNPROCESSABLE_RETURN", f"Return {ret.id} is {ret.state} and cannot be changed.")
         return ret
 
+    # Every handler reads its raw body first (its only ``await``), then checks, parses and
+    # mutates: two concurrent requests cannot both pass a check the first one's change fails.
+
     async def _process(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
         ret = self._actionable(request)
         if ret.flagged:
             raise action_error(422, "UNPROCESSABLE_FLAGGED_RETURN", f"Return {ret.id} is flagged for review.")
         if ret.processing:
             raise action_error(422, "UNPROCESSABLE_RETURN", f"Return {ret.id} is already queued for processing.")
-        ret.process_details = await _json_object(request)
+        ret.process_details = _parse_object(raw)
         ret.processing = True
         self.side_effects[("process", ret.id)] += 1
         self._spawn(self._complete_processing(ret))
@@ -547,8 +577,9 @@ class FakeLoopServer:
         return json_response({"notes": notes})
 
     async def _create_note(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
         ret = self._actionable(request)
-        body = await _json_object(request, required=True)
+        body = _parse_object(raw, required=True)
         content = body.get("content", body.get("note"))  # the guide calls it "note"
         if not isinstance(content, str) or not content.strip():
             raise validation_error({"content": ["The content field is required."]})
@@ -661,8 +692,9 @@ class FakeLoopServer:
         return hook
 
     async def _update_webhook(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
         hook = self._webhook(request, "FAILED_TO_UPDATE_WEBHOOK")
-        body = await _json_object(request, required=True)
+        body = _parse_object(raw, required=True)
         problems = self._webhook_problems(body, partial=True)
         if problems:
             raise action_error(422, "FAILED_TO_UPDATE_WEBHOOK", "; ".join(problems))
@@ -688,26 +720,26 @@ class FakeLoopServer:
     async def _draft_get(self, request: web.Request) -> web.StreamResponse:
         return self._render(request, self.drafts_machine.get(_int_param(request, "draft_id")))
 
-    def _draft_handler(self, action: Callable[[FakeDraft, web.Request], Awaitable[Any]]) -> Handler:
+    def _draft_handler(self, action: Callable[[FakeDraft, web.Request, bytes], Any]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
+            raw = await request.read()  # the only await: the draft is looked up, checked and changed after it
             draft = self.drafts_machine.get(_int_param(request, "draft_id"))
-            errors = await action(draft, request)
+            errors = action(draft, request, raw)
             return self._render(request, draft, errors or ())
 
         return handler
 
-    async def _d_add_item(self, draft: FakeDraft, request: web.Request) -> None:
-        self.drafts_machine.add_returning_item(draft, await _json_object(request, required=True))
+    def _d_add_item(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        self.drafts_machine.add_returning_item(draft, _parse_object(raw, required=True))
 
-    async def _d_remove_item(self, draft: FakeDraft, request: web.Request) -> None:
+    def _d_remove_item(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         self.drafts_machine.remove_returning_item(draft, _int_param(request, "item_id"))
 
-    async def _d_reason(self, draft: FakeDraft, request: web.Request) -> None:
-        body = await _json_object(request, required=True)
+    def _d_reason(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        body = _parse_object(raw, required=True)
         self.drafts_machine.set_return_reason(draft, _int_param(request, "item_id"), body)
 
-    async def _d_user_input(self, draft: FakeDraft, request: web.Request) -> None:
-        raw = await request.read()
+    def _d_user_input(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         try:
             body = _json.loads(raw) if raw.strip() else None
         except ValueError:
@@ -715,32 +747,32 @@ class FakeLoopServer:
         item_id, input_id = _int_param(request, "item_id"), _int_param(request, "user_input_id")
         self.drafts_machine.set_user_input(draft, item_id, input_id, body)
 
-    async def _d_exchange(self, draft: FakeDraft, request: web.Request) -> None:
-        body = await _json_object(request, required=True)
+    def _d_exchange(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        body = _parse_object(raw, required=True)
         self.drafts_machine.set_exchange_item(draft, _int_param(request, "item_id"), body)
 
-    async def _d_customer(self, draft: FakeDraft, request: web.Request) -> None:
-        self.drafts_machine.set_customer(draft, await _json_object(request, required=True))
+    def _d_customer(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        self.drafts_machine.set_customer(draft, _parse_object(raw, required=True))
 
-    async def _d_finalize(self, draft: FakeDraft, request: web.Request) -> None:
+    def _d_finalize(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         self.drafts_machine.finalize_items(draft)
 
-    async def _d_credit_type(self, draft: FakeDraft, request: web.Request) -> None:
-        self.drafts_machine.set_credit_type(draft, await _json_object(request, required=True))
+    def _d_credit_type(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        self.drafts_machine.set_credit_type(draft, _parse_object(raw, required=True))
 
-    async def _d_return_method(self, draft: FakeDraft, request: web.Request) -> None:
-        self.drafts_machine.select_return_method(draft, await _json_object(request, required=True))
+    def _d_return_method(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        self.drafts_machine.select_return_method(draft, _parse_object(raw, required=True))
 
-    async def _d_address(self, draft: FakeDraft, request: web.Request) -> None:
-        self.drafts_machine.set_address(draft, await _json_object(request, required=True))
+    def _d_address(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        self.drafts_machine.set_address(draft, _parse_object(raw, required=True))
 
-    async def _d_cart_items(self, draft: FakeDraft, request: web.Request) -> Any:
-        return self.drafts_machine.add_cart_items(draft, await _json_object(request, required=True))
+    def _d_cart_items(self, draft: FakeDraft, request: web.Request, raw: bytes) -> Any:
+        return self.drafts_machine.add_cart_items(draft, _parse_object(raw, required=True))
 
-    async def _d_submit(self, draft: FakeDraft, request: web.Request) -> None:
+    def _d_submit(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         ret = self.drafts_machine.submit(draft)
         self.side_effects[("submit", draft.id)] += 1
         self.dispatcher.emit("return", "return.created", render_return(ret))
 
-    async def _d_cancel(self, draft: FakeDraft, request: web.Request) -> None:
+    def _d_cancel(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         self.drafts_machine.cancel(draft)
