@@ -2,22 +2,27 @@
 
 ::
 
-    async with bulk.run(return_ids, loop.returns.process, concurrency=8) as job:
-        async for outcome in job:
-            print(outcome.item, outcome.ok)
-    print(job.report)
+    async with LoopClient(api_key) as loop:
+        async with bulk.run(return_ids, loop.returns.process, concurrency=8) as job:
+            async for outcome in job:
+                print(outcome.item, outcome.ok)
+        print(job.report)
 
-    outcomes = await bulk.run_all(return_ids, loop.returns.process)   # a list, in input order
+        outcomes = await bulk.run_all(return_ids, loop.returns.process)  # a list, in input order
 
-Items (an iterable or an async iterable) are pulled lazily: at most ``window`` items are
-started and not yet handed to the caller, so a generator of a million ids never becomes a
-million tasks. Rate limiting is the client's job (its :class:`~loop_async.ratelimit.RateLimiter`
-paces every request); ``limiter=`` paces item starts for work that does not go through a client.
+Items (an iterable or an async iterable) are pulled lazily by a feeder task: at most
+``concurrency`` run at once and at most ``window`` are started and not yet handed to the
+caller, so a generator of a million ids never becomes a million tasks, and the window is
+refilled as soon as an item finishes, however slow the consumer. Rate limiting is the
+client's job (its :class:`~loop_async.ratelimit.RateLimiter` paces every request);
+``limiter=`` paces item starts for work that does not go through a client.
 
 One failed item never stops the rest: its exception is its outcome. :meth:`BulkJob.stop`
 stops starting new items and lets the ones in flight finish; cancelling the task that
-iterates (or leaving the ``async with`` block early) cancels the ones in flight and waits for
-them, so no task is left behind. Either way :attr:`BulkJob.report` says what was done.
+iterates (or leaving the ``async with`` block early) cancels the ones in flight and waits
+until they are done, even if cancelled again meanwhile, so no task is left behind. Either
+way :attr:`BulkJob.report` accounts for every started item: handed out (``yielded``),
+finished but not handed out (``unclaimed``, with their outcomes), or cancelled in flight.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import attrs
 
 from loop_async.ratelimit import RateLimiter
 
-__all__ = ["BulkJob", "JobReport", "Outcome", "Progress", "ProgressCallback", "run", "run_all"]
+__all__ = ["BulkJob", "JobReport", "Outcome", "Progress", "ProgressCallback", "finish_tasks", "run", "run_all"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -89,9 +94,18 @@ ProgressCallback = Callable[[Progress], object]
 
 @attrs.frozen
 class JobReport:
-    """What a job did: items ``started``, ``succeeded``, ``failed``; ``cancelled`` lists the
-    ``(index, item)`` pairs that were in flight when the job was cancelled (they may or may not
-    have taken effect); ``stopped`` tells whether the job ended before its input did."""
+    """What a job did. Every started item ends in exactly one place::
+
+        started == yielded + len(unclaimed) + len(cancelled)
+
+    ``yielded``: outcomes handed to the caller. ``unclaimed``: outcomes that were finished
+    (succeeded or failed) when the job was closed but never handed out, for example because
+    the consumer was cancelled or left the ``async with`` block early; they took effect, so
+    record them (the CLI writes them to its output). ``cancelled``: the ``(index, item)`` pairs
+    that were still in flight when the job was closed and were cancelled (they may or may not
+    have taken effect). ``succeeded`` and ``failed`` count yielded and unclaimed outcomes.
+    ``stopped`` tells whether the job ended before its input did.
+    """
 
     started: int
     succeeded: int
@@ -99,11 +113,36 @@ class JobReport:
     cancelled: tuple[tuple[int, Any], ...]
     stopped: bool
     elapsed: float
+    yielded: int = 0
+    unclaimed: tuple[Outcome[Any, Any], ...] = ()
 
     @property
     def finished(self) -> int:
-        """Items with an outcome (succeeded or failed)."""
+        """Items with an outcome (succeeded or failed), whether yielded or unclaimed."""
         return self.succeeded + self.failed
+
+
+async def finish_tasks(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Wait until every task is done, even if the caller is cancelled (again and again) meanwhile.
+
+    Cancellations received while waiting are held and the last one is re-raised once the
+    tasks are done: a second Ctrl-C must not leave tasks running behind the caller's back.
+    Cancel the tasks first if they should stop.
+    """
+    pending = [task for task in tasks if not task.done()]
+    if not pending:
+        return
+    everything = asyncio.gather(*pending, return_exceptions=True)
+    interrupted: asyncio.CancelledError | None = None
+    while not everything.done():
+        try:
+            await asyncio.shield(everything)
+        except asyncio.CancelledError as exc:
+            if everything.cancelled():  # pragma: no cover - nobody else holds `everything`
+                break
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 class _RateMeter:
@@ -140,8 +179,12 @@ class BulkJob(Generic[T, R]):
     """A running bulk job: an async iterator of :class:`Outcome` and an async context manager.
 
     Create it with :func:`run`. Use ``async with`` whenever the loop over outcomes may end
-    early (``break``, an exception): leaving the block cancels what is in flight and waits
-    for it.
+    early (``break``, an exception, a cancellation): leaving the block cancels what is in
+    flight and waits for it, and :attr:`report` then accounts for every started item.
+
+    A feeder task starts items whenever there is room (fewer than ``concurrency`` running and
+    fewer than ``window`` started but not yet handed out), independently of the consumer, so a
+    slow consumer or a slow async source does not leave the in-flight window half empty.
     """
 
     def __init__(
@@ -160,7 +203,7 @@ class BulkJob(Generic[T, R]):
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
-        window = window if window is not None else (2 * concurrency if ordered else concurrency)
+        window = window if window is not None else 2 * concurrency
         if window < concurrency:
             raise ValueError(f"window must be at least concurrency ({concurrency}), got {window!r}")
         self._sync_items: Iterator[T] | None = None
@@ -182,9 +225,13 @@ class BulkJob(Generic[T, R]):
         self._completed: collections.deque[int] = collections.deque()  # indexes whose task is done
         self._ready: dict[int, Outcome[T, R]] = {}  # ordered mode: finished, waiting for their turn
         self._ready_fifo: collections.deque[Outcome[T, R]] = collections.deque()  # as-completed mode
-        self._wakeup = asyncio.Event()
+        self._wakeup = asyncio.Event()  # for the consumer: an item finished, or the feeder ended
+        self._room = asyncio.Event()  # for the feeder: an item finished or was handed out
+        self._feeder: asyncio.Task[None] | None = None
+        self._feeding_done = False
         self._next_index = 0  # next item to start
         self._next_yield = 0  # ordered mode: next index to hand out
+        self._yielded = 0
         self._exhausted = False
         self._source_error: BaseException | None = None
         self._stopping = False
@@ -192,12 +239,14 @@ class BulkJob(Generic[T, R]):
         self._succeeded = 0
         self._failed = 0
         self._cancelled: list[tuple[int, Any]] = []
+        self._unclaimed: list[Outcome[T, R]] = []
 
     # -- control ---------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Start no new items; the ones in flight finish and are still yielded, then iteration ends."""
         self._stopping = True
+        self._room.set()
         self._wakeup.set()
 
     @property
@@ -227,29 +276,47 @@ class BulkJob(Generic[T, R]):
             cancelled=tuple(self._cancelled),
             stopped=self._stopping,
             elapsed=self._meter.elapsed(),
+            yielded=self._yielded,
+            unclaimed=tuple(self._unclaimed),
         )
 
     async def aclose(self) -> None:
-        """Cancel the items in flight and wait for them; start nothing more. Idempotent.
+        """Stop starting items, cancel the ones in flight and wait until they are really done.
 
-        Items cancelled here are listed in :attr:`JobReport.cancelled`.
+        Idempotent. A cancellation that arrives while waiting (a second Ctrl-C) does not cut
+        the wait short: it is re-raised once every task is done. Afterwards every started item
+        is in :attr:`report`: cancelled in flight (``cancelled``), or finished but never handed
+        out (``unclaimed``, with its outcome).
         """
         if self._closed:
             return
         self._closed = True
         if not self._exhausted:
             self._stopping = True
-        tasks = [task for _, task in self._running.values() if not task.done()]
+        self._room.set()
+        tasks: list[asyncio.Future[Any]] = [task for _, task in self._running.values()]
+        if self._feeder is not None:
+            tasks.append(self._feeder)
         for task in tasks:
             task.cancel()
-        if tasks:
-            # Wait even if we are being cancelled ourselves: leaving tasks behind is worse.
-            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+        try:
+            await finish_tasks(tasks)
+        finally:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Account for every item not handed out: finished ones are unclaimed, the rest cancelled."""
         for index, (item, task) in sorted(self._running.items()):
-            if task.cancelled():
+            if not task.done():  # pragma: no cover - only if finish_tasks was cut short
+                task.cancel()
                 self._cancelled.append((index, item))
+            elif task.cancelled():
+                self._cancelled.append((index, item))
+            else:
+                self._ready_fifo.append(self._outcome(index, item, task))
         self._running.clear()
         self._completed.clear()
+        self._unclaimed.extend(sorted([*self._ready.values(), *self._ready_fifo], key=lambda o: o.index))
         self._ready.clear()
         self._ready_fifo.clear()
 
@@ -271,14 +338,14 @@ class BulkJob(Generic[T, R]):
             self._collect()
             outcome = self._pop_ready()
             if outcome is not None:
+                self._yielded += 1
+                self._room.set()
                 return outcome
-            if not self._closed and not self._stopping and not self._exhausted:
-                await self._fill()
-                self._collect()
-                outcome = self._pop_ready()
-                if outcome is not None:
-                    return outcome
-            if not self._running:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._feeder is None and not self._feeding_done:
+                self._feeder = asyncio.create_task(self._feed(), name="loop-async bulk feeder")
+            if not self._running and self._feeding_done:
                 await self.aclose()
                 if self._source_error is not None:
                     error, self._source_error = self._source_error, None
@@ -288,33 +355,43 @@ class BulkJob(Generic[T, R]):
             if not self._completed:
                 await self._wakeup.wait()
 
-    def _room(self) -> bool:
-        if self.in_flight >= self._concurrency:
-            return False  # `concurrency` coroutines at most actually running
-        if self._ordered:
-            return self._next_index - self._next_yield < self._window
-        return len(self._running) < self._window
+    def _has_room(self) -> bool:
+        # `concurrency` coroutines at most actually running, and at most `window` items started
+        # and not yet handed out (this bounds memory and, when ordered, how far ahead we run).
+        return self.in_flight < self._concurrency and self._next_index - self._yielded < self._window
 
-    async def _fill(self) -> None:
-        while self._room() and not self._stopping and not self._exhausted:
-            try:
-                if self._async_items is not None:
-                    item = await anext(self._async_items)
-                else:
-                    assert self._sync_items is not None
-                    item = next(self._sync_items)
-            except (StopIteration, StopAsyncIteration):
-                self._exhausted = True
-                return
-            except Exception as exc:  # noqa: BLE001 - the input failed: finish what runs, then raise it
-                self._exhausted = True
-                self._source_error = exc
-                return
-            index = self._next_index
-            self._next_index += 1
-            task = asyncio.create_task(self._call(item), name=f"loop-async bulk item {index}")
-            self._running[index] = (item, task)
-            task.add_done_callback(functools.partial(self._on_done, index))
+    async def _feed(self) -> None:
+        """Start items while there is room, until the input ends or the job stops."""
+        try:
+            while True:
+                while not self._has_room() and not self._stopping:
+                    self._room.clear()
+                    await self._room.wait()
+                if self._stopping:
+                    return
+                try:
+                    if self._async_items is not None:
+                        item = await anext(self._async_items)
+                    else:
+                        assert self._sync_items is not None
+                        item = next(self._sync_items)
+                except (StopIteration, StopAsyncIteration):
+                    self._exhausted = True
+                    return
+                except Exception as exc:  # noqa: BLE001 - the input failed: finish what runs, then raise it
+                    self._exhausted = True
+                    self._source_error = exc
+                    return
+                if self._stopping:
+                    return  # stopped while the source was producing this item: it is not started
+                index = self._next_index
+                self._next_index += 1
+                task = asyncio.create_task(self._call(item), name=f"loop-async bulk item {index}")
+                self._running[index] = (item, task)
+                task.add_done_callback(functools.partial(self._on_done, index))
+        finally:
+            self._feeding_done = True
+            self._wakeup.set()
 
     async def _call(self, item: T) -> R:
         if self._limiter is not None:
@@ -323,9 +400,25 @@ class BulkJob(Generic[T, R]):
 
     def _on_done(self, index: int, _task: object) -> None:
         if self._closed:
-            return
+            return  # aclose accounts for it (it waits for every task, then settles)
         self._completed.append(index)
         self._wakeup.set()
+        self._room.set()
+
+    def _outcome(self, index: int, item: T, task: asyncio.Task[R]) -> Outcome[T, R]:
+        """The outcome of a finished task, counted as succeeded or failed."""
+        if task.cancelled():
+            outcome: Outcome[T, R] = Outcome(index, item, error=asyncio.CancelledError(), key=self._key)
+        elif (error := task.exception()) is not None:
+            outcome = Outcome(index, item, error=error, key=self._key)
+        else:
+            outcome = Outcome(index, item, value=task.result(), key=self._key)
+        if outcome.ok:
+            self._succeeded += 1
+        else:
+            self._failed += 1
+        self._meter.tick()
+        return outcome
 
     def _collect(self) -> None:
         """Turn finished tasks into outcomes, count them and report progress."""
@@ -333,17 +426,7 @@ class BulkJob(Generic[T, R]):
         while self._completed:
             index = self._completed.popleft()
             item, task = self._running.pop(index)
-            if task.cancelled():
-                outcome: Outcome[T, R] = Outcome(index, item, error=asyncio.CancelledError(), key=self._key)
-            elif (error := task.exception()) is not None:
-                outcome = Outcome(index, item, error=error, key=self._key)
-            else:
-                outcome = Outcome(index, item, value=task.result(), key=self._key)
-            if outcome.ok:
-                self._succeeded += 1
-            else:
-                self._failed += 1
-            self._meter.tick()
+            outcome = self._outcome(index, item, task)
             changed = True
             if self._ordered:
                 self._ready[index] = outcome
@@ -374,10 +457,11 @@ def run(
 ) -> BulkJob[T, R]:
     """Run ``func(item)`` for every item, at most ``concurrency`` at once; iterate the outcomes.
 
-    ``ordered=True`` yields outcomes in input order (completions that arrive early wait, but
-    only within ``window`` items, default ``2 * concurrency``); ``ordered=False`` yields them
-    as they complete. ``total`` (default: ``len(items)`` when it has one) feeds the progress
-    callback, which is called with a :class:`Progress` after each batch of completions.
+    ``ordered=True`` yields outcomes in input order (completions that arrive early wait);
+    ``ordered=False`` yields them as they complete. Either way at most ``window`` items
+    (default ``2 * concurrency``) are started and not yet handed out. ``total`` (default:
+    ``len(items)`` when it has one) feeds the progress callback, which is called with a
+    :class:`Progress` after each batch of completions.
     ``limiter`` paces item starts (the client's own limiter already paces its requests).
     """
     return BulkJob(

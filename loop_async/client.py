@@ -12,12 +12,12 @@ from yarl import URL
 
 from loop_async._version import __version__
 from loop_async.errors import FieldProblem, FieldValidationError
-from loop_async.ratelimit import RateLimiter, TokenBucketLimiter
+from loop_async.ratelimit import RateLimiter, build_limiter
 from loop_async.resources.draft_returns import DraftReturnsResource
 from loop_async.resources.returns import ReturnsResource
 from loop_async.resources.webhooks import WebhooksResource
 from loop_async.retry import RetryPolicy
-from loop_async.transport import _MISSING, Response, Transport
+from loop_async.transport import NO_BODY, Response, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "LoopClient"]
 
@@ -55,7 +55,7 @@ class LoopClient:
     make the API root ``{base_url}/api/{api_version}``; ``timeout`` (seconds per attempt, or
     an :class:`aiohttp.ClientTimeout`); ``max_retries`` (see :mod:`loop_async.retry`);
     ``max_concurrency`` (requests in flight at once); ``rate_limit`` (requests per minute for
-    this key, default Loop's 300; ``None`` turns client-side limiting off);
+    this key, default Loop's 300; ``None`` or 0 turns client-side limiting off);
     ``rate_limiter`` (any :class:`~loop_async.ratelimit.RateLimiter`, e.g. one shared by
     several clients of the same key; overrides ``rate_limit``); ``max_response_bytes``.
 
@@ -80,8 +80,7 @@ class LoopClient:
         base = URL(str(base_url))
         _validate_options(api_key, base, max_concurrency, max_retries)
         api_root = base.with_path(base.path.rstrip("/") + "/api/" + api_version.strip("/"))
-        if rate_limiter is None and rate_limit is not None:
-            rate_limiter = TokenBucketLimiter(rate_limit)
+        rate_limiter = build_limiter(rate_limit, rate_limiter)
         client_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
         self.api_version = api_version
         self._transport = Transport(
@@ -134,7 +133,7 @@ class LoopClient:
         path: str | URL,
         *,
         params: Mapping[str, str] | None = None,
-        json: Any = _MISSING,
+        json: Any = NO_BODY,
         retry_unsafe: bool = False,
     ) -> Response:
         """Send any request to the API (a path relative to :attr:`base_url`) and get the raw response.

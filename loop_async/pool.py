@@ -26,23 +26,39 @@ import attrs
 from loop_async import bulk
 from loop_async.bulk import DEFAULT_CONCURRENCY, JobReport, Outcome, Progress, ProgressCallback
 from loop_async.client import LoopClient
-from loop_async.ratelimit import LimiterState, RateLimiter, TokenBucketLimiter
+from loop_async.ratelimit import LimiterState, RateLimiter, build_limiter
 
-__all__ = ["ClientPool", "PoolJob"]
+__all__ = ["ClientPool", "PoolInputError", "PoolJob"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+class PoolInputError(Exception):
+    """The input of one or more merchants failed; the other merchants' work was done.
+
+    ``errors`` maps each such merchant to the exception its items raised.
+    """
+
+    def __init__(self, errors: Mapping[str, Exception]) -> None:
+        self.errors = dict(errors)
+        super().__init__(f"the input failed for merchant(s): {', '.join(map(str, self.errors))}")
+
+
 @attrs.frozen
 class _PumpDone:
     key: str
-    error: BaseException | None = None
+    error: Exception | None = None
 
 
 class PoolJob(Generic[T, R]):
     """A job across merchants: one :class:`~loop_async.bulk.BulkJob` per key, outcomes merged
     as they come (in input order *within* a key when ``ordered``). Iterate it inside ``async with``.
+
+    Merchants are isolated: when one merchant's input fails (its iterable raises), that
+    merchant's items in flight finish and are yielded, its job ends, and the others go on.
+    Once every merchant is done, iteration raises :class:`PoolInputError`, which names the
+    merchants and holds their errors (:attr:`errors` has them too, during the run).
     """
 
     def __init__(
@@ -56,6 +72,8 @@ class PoolJob(Generic[T, R]):
         self._queue: asyncio.Queue[Outcome[T, R] | _PumpDone] = asyncio.Queue(maxsize=max(1, 2 * len(jobs)))
         self._pumps: list[asyncio.Task[None]] = []
         self._open_pumps = len(jobs)
+        self._errors: dict[str, Exception] = {}
+        self._errors_raised = False
         self._closed = False
 
     def _start(self) -> None:
@@ -70,7 +88,7 @@ class PoolJob(Generic[T, R]):
             async with job:
                 async for outcome in job:
                     await self._queue.put(outcome)
-        except Exception as exc:  # noqa: BLE001 - a key's input failed: hand it to the consumer
+        except Exception as exc:  # noqa: BLE001 - this merchant's input failed: report it, the others go on
             await self._queue.put(_PumpDone(key, exc))
             return
         await self._queue.put(_PumpDone(key))
@@ -98,23 +116,32 @@ class PoolJob(Generic[T, R]):
         """Each key's :class:`~loop_async.bulk.JobReport`."""
         return {key: job.report for key, job in self._jobs.items()}
 
+    @property
+    def errors(self) -> dict[str, Exception]:
+        """The merchants whose input failed, with the error (empty when every input was read)."""
+        return dict(self._errors)
+
     def stop(self) -> None:
         """Start no new items for any key; the ones in flight finish and are still yielded."""
         for job in self._jobs.values():
             job.stop()
 
     async def aclose(self) -> None:
-        """Cancel everything in flight, for every key, and wait for it. Idempotent."""
+        """Cancel everything in flight, for every key, and wait until it is really done.
+
+        Idempotent; a cancellation that arrives meanwhile is re-raised once everything is done.
+        """
         if self._closed:
             return
         self._closed = True
         for pump in self._pumps:
             pump.cancel()
-        if self._pumps:
-            await asyncio.shield(asyncio.gather(*self._pumps, return_exceptions=True))
-        # Jobs that never started still count as closed (nothing ran).
-        for job in self._jobs.values():
-            await job.aclose()
+        try:
+            await bulk.finish_tasks(self._pumps)
+        finally:
+            # Jobs whose pump never ran still count as closed (nothing ran); the others are no-ops.
+            for job in self._jobs.values():
+                await job.aclose()
 
     async def __aenter__(self) -> PoolJob[T, R]:
         self._start()
@@ -136,9 +163,12 @@ class PoolJob(Generic[T, R]):
                 return entry
             self._open_pumps -= 1
             if entry.error is not None:
-                await self.aclose()
-                raise entry.error
+                self._errors[entry.key] = entry.error
         await self.aclose()
+        if self._errors and not self._errors_raised:
+            self._errors_raised = True
+            first = next(iter(self._errors.values()))
+            raise PoolInputError(self._errors) from first
         raise StopAsyncIteration
 
 
@@ -164,13 +194,7 @@ class ClientPool:
             raise ValueError("api_keys must name at least one merchant")
         self._clients: dict[str, LoopClient] = {}
         for name, api_key in api_keys.items():
-            if limiter_factory is not None:
-                limiter: RateLimiter | None = limiter_factory(name)
-            elif rate_limit is not None:
-                # A 429 burst from requests in flight together halves the rate once, not N times.
-                limiter = TokenBucketLimiter(rate_limit, decrease_cooldown=1.0)
-            else:
-                limiter = None
+            limiter = build_limiter(rate_limit, limiter_factory(name) if limiter_factory is not None else None)
             self._clients[name] = LoopClient(api_key, rate_limit=None, rate_limiter=limiter, **client_options)
 
     def __getitem__(self, name: str) -> LoopClient:
@@ -234,7 +258,10 @@ class ClientPool:
         concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, list[Outcome[T, R]]]:
-        """Run the job to the end; every merchant's outcomes, in that merchant's input order."""
+        """Run the job to the end; every merchant's outcomes, in that merchant's input order.
+
+        Raises :class:`PoolInputError` (after every merchant is done) if a merchant's input failed.
+        """
         results: dict[str, list[Outcome[T, R]]] = {name: [] for name in work}
         async with self.run(work, func, concurrency=concurrency, on_progress=on_progress) as job:
             async for outcome in job:

@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["LimiterState", "RateLimiter", "TokenBucketLimiter"]
+__all__ = ["LimiterState", "RateLimiter", "TokenBucketLimiter", "build_limiter"]
 
 
 @runtime_checkable
@@ -50,10 +50,10 @@ class TokenBucketLimiter:
 
     ``per_minute`` is the budget; ``burst`` how many requests may go at once after idling
     (1 = perfectly even). A 429 halves the rate, down to ``min_fraction`` of the budget; each
-    success adds back ``recovery_fraction`` of it. ``decrease_cooldown`` (seconds) counts the
-    429s of one burst (requests that were in flight together) as a single signal, so a burst
-    halves the rate once instead of driving it to the floor. ``clock`` and ``sleep`` are
-    injectable so tests need no real time.
+    success adds back ``recovery_fraction`` of it. ``decrease_cooldown`` (seconds, default 1)
+    counts the 429s of one burst (requests that were in flight together) as a single signal, so
+    a burst halves the rate once instead of driving it to the floor; 0 halves on every 429.
+    ``clock`` and ``sleep`` are injectable so tests need no real time.
     """
 
     def __init__(
@@ -63,7 +63,7 @@ class TokenBucketLimiter:
         burst: int = 1,
         min_fraction: float = 0.1,
         recovery_fraction: float = 0.02,
-        decrease_cooldown: float = 0.0,
+        decrease_cooldown: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -85,27 +85,31 @@ class TokenBucketLimiter:
         self._last_decrease = float("-inf")
 
     def reserve(self, now: float) -> float:
-        """Reserve the next slot at time ``now``; return how long to wait for it (pure)."""
+        """Reserve the next slot at time ``now``; return how long to wait for it."""
+        return self._reserve(now)[0]
+
+    def _reserve(self, now: float) -> tuple[float, float]:
+        """Reserve the next slot: ``(wait, interval it was reserved with)``."""
         interval = 60.0 / self._rate
         tau = interval * (self._burst - 1)
         tat = max(self._tat, now)
         start = max(now, tat - tau, self._paused_until)
         self._tat = max(tat, start) + interval
-        return start - now
+        return start - now, interval
 
     async def acquire(self) -> None:
         """Wait for this request's slot."""
-        now = self._clock()
-        delay = self.reserve(now)
+        delay, interval = self._reserve(self._clock())
         if delay <= 0:
             return
         reserved_end = self._tat
         try:
             await self._sleep(delay)
         except asyncio.CancelledError:
-            # Give the slot back if nobody reserved after us, so cancellations cost nothing.
+            # Give the slot back if nobody reserved after us, so cancellations cost nothing. It is
+            # exactly the interval it was reserved with: the rate may have changed since (a 429).
             if self._tat == reserved_end:
-                self._tat -= 60.0 / self._rate
+                self._tat -= interval
             raise
 
     def observe(self, status: int | None, retry_after: float | None) -> None:
@@ -134,3 +138,17 @@ class TokenBucketLimiter:
 
     def __repr__(self) -> str:
         return f"TokenBucketLimiter(per_minute={self._configured:g}, current={self._rate:g}, burst={self._burst})"
+
+
+def build_limiter(rate_limit: float | None, rate_limiter: RateLimiter | None = None) -> RateLimiter | None:
+    """The limiter a client uses: ``rate_limiter`` when given, else a :class:`TokenBucketLimiter`
+    at ``rate_limit`` requests per minute, else ``None`` (``rate_limit`` ``None`` or 0: off).
+
+    The one place the SDK builds its default limiter (clients, pools and the CLI), so they all
+    pace and back off the same way.
+    """
+    if rate_limiter is not None:
+        return rate_limiter
+    if rate_limit is None or rate_limit == 0:
+        return None
+    return TokenBucketLimiter(rate_limit)

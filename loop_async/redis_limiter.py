@@ -4,11 +4,14 @@ Several workers using the same API key must stay under Loop's 300 requests per m
 *together*. :class:`RedisRateLimiter` keeps the bucket (theoretical arrival time, current
 rate, pause) in one Redis hash and updates it with one Lua script, so a reservation is
 atomic across every process that uses the same ``key``. The script reads Redis's own clock
-(``TIME``), so the machines' clocks need not agree.
+(``TIME``), so the machines' clocks need not agree; calling ``TIME`` before a write in a
+script needs Redis 5 or later (script effects replication), so this limiter needs Redis >= 5.
 
 AIMD works across processes too: a 429 seen by one worker halves the shared rate for all of
 them, and successes grow it back. :meth:`observe` is synchronous (the transport calls it on
 every answer), so it only counts; the counts travel to Redis with the next :meth:`acquire`.
+When one call carries both successes and 429s, the successes are added first and the 429
+halves the result, so a 429 is never cancelled out by the successes reported with it.
 
 Needs the ``redis`` extra: ``pip install 'loop-async[redis]'``.
 """
@@ -29,7 +32,8 @@ __all__ = ["RedisRateLimiter"]
 
 # KEYS[1]: the bucket hash. ARGV: per_minute, burst, throttles, successes, pause seconds,
 # min_rate, recovery per success, reserve (1: take a slot, 0: only update and report),
-# decrease cooldown seconds, release (a TAT to give back, or 0).
+# decrease cooldown seconds, release (a TAT to give back, or 0), the interval (ms) that slot was
+# reserved with (the rate may have changed since).
 # Times are in milliseconds from Redis's clock; numbers are returned as strings because Redis
 # truncates Lua numbers to integers.
 _SCRIPT = """
@@ -44,6 +48,7 @@ local recovery = tonumber(ARGV[7])
 local reserve = tonumber(ARGV[8])
 local cooldown_ms = tonumber(ARGV[9]) * 1000
 local release_tat = tonumber(ARGV[10])
+local release_interval = tonumber(ARGV[11])
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -55,6 +60,9 @@ local throttled = tonumber(h[4]) or 0
 local last_decrease = tonumber(h[5]) or 0
 if rate > configured then rate = configured end
 
+-- Additive increase first, then the multiplicative decrease: successes counted in the same
+-- call as a 429 must not undo the halving.
+if successes > 0 then rate = math.min(configured, rate + recovery * successes) end
 if throttles > 0 then
   throttled = throttled + throttles
   if now - last_decrease >= cooldown_ms then
@@ -63,11 +71,10 @@ if throttles > 0 then
   end
 end
 if pause_ms > 0 then paused_until = math.max(paused_until, now + pause_ms) end
-if successes > 0 then rate = math.min(configured, rate + recovery * successes) end
 
 local interval = 60000 / rate
 if release_tat > 0 and math.abs(tat - release_tat) < 0.001 then
-  tat = tat - interval
+  tat = tat - release_interval
 end
 
 local wait = 0
@@ -85,7 +92,8 @@ redis.call('HSET', key, 'tat', string.format('%.3f', tat), 'rate', string.format
 -- Forget an idle bucket: nothing in it matters once its reservations are long past.
 redis.call('PEXPIRE', key, math.ceil(math.max(tat, paused_until) - now) + 60000)
 return {string.format('%.3f', wait), string.format('%.6f', rate),
-  string.format('%.3f', math.max(0, paused_until - now)), tostring(throttled), string.format('%.3f', tat)}
+  string.format('%.3f', math.max(0, paused_until - now)), tostring(throttled), string.format('%.3f', tat),
+  string.format('%.6f', interval)}
 """
 
 
@@ -147,7 +155,7 @@ class RedisRateLimiter:
         self._pause = 0.0
         self._state = LimiterState(self._configured, self._configured, burst, 0, 0.0)
 
-    async def _call(self, *, reserve: bool, release_tat: float = 0.0) -> list[str]:
+    async def _call(self, *, reserve: bool, release_tat: float = 0.0, release_interval: float = 0.0) -> list[str]:
         throttles, successes, pause = self._throttles, self._successes, self._pause
         self._throttles, self._successes, self._pause = 0, 0, 0.0
         try:
@@ -164,6 +172,7 @@ class RedisRateLimiter:
                     1 if reserve else 0,
                     self._cooldown,
                     release_tat,
+                    release_interval,
                 ],
             )
         except BaseException:
@@ -193,7 +202,9 @@ class RedisRateLimiter:
         except asyncio.CancelledError:
             # Give the slot back if nobody reserved after us (best effort, then re-raise).
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._call(reserve=False, release_tat=float(values[4])))
+                await asyncio.shield(
+                    self._call(reserve=False, release_tat=float(values[4]), release_interval=float(values[5]))
+                )
             raise
 
     def observe(self, status: int | None, retry_after: float | None) -> None:

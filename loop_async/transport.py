@@ -42,6 +42,7 @@ logger = logging.getLogger("loop_async")
 
 #: Marks "send no body" (``None`` would be the JSON body ``null``).
 NO_BODY: Final = object()
+_RELEASED: Final = object()  # a Response whose parsed body was dropped (see without_parsed_body)
 _MAX_REDIRECTS = 5
 _EXCERPT = 200
 # RFC 9110 token: anything else in a method (CR/LF, spaces) would corrupt the request line.
@@ -60,10 +61,25 @@ class Response:
     status: int
     headers: Mapping[str, str] = attrs.field(repr=False)
     content: bytes = attrs.field(repr=False)
-    data: Any = attrs.field(repr=False)
+    _data: Any = attrs.field(repr=False, alias="data")
     request_id: str | None
     attempts: int
     elapsed: float
+
+    @property
+    def data(self) -> Any:
+        """The parsed JSON body (``None`` for an empty body)."""
+        if self._data is _RELEASED:
+            return _json.loads(self.content) if self.content.strip() else None
+        return self._data
+
+    def without_parsed_body(self) -> Response:
+        """A copy that keeps the body bytes but not their parsed form (parsed again on access).
+
+        Parsed JSON is several times larger than its bytes: holders of many responses (a
+        navigator per pending draft) keep this copy once they have decoded what they need.
+        """
+        return attrs.evolve(self, data=_RELEASED)
 
     @property
     def excerpt(self) -> str:

@@ -347,3 +347,133 @@ async def test_the_limiter_shrinks_on_a_429_burst_and_grows_back() -> None:
     assert log[first_ok + 1].at - log[first_ok].at >= 1.5 * 60 / per_minute - 0.02
     stamps = [r.at for r in log[first_ok:]]
     assert _gaps_ok(stamps, 60 / per_minute)  # never faster than the budget
+
+
+# -- every started item ends in exactly one place ----------------------------------------------
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_outcomes_finished_but_not_handed_out_on_cancel_are_unclaimed_not_lost(ordered: bool) -> None:
+    first_yielded = asyncio.Event()
+    consumer: asyncio.Task[None] | None = None
+    side_effects: list[int] = []
+
+    async def work(i: int) -> int:
+        if i == 1:
+            await first_yielded.wait()
+            side_effects.append(i)
+            assert consumer is not None
+            consumer.cancel()  # the consumer is cancelled just as this item finishes
+            return i
+        if i >= 2:
+            await asyncio.Event().wait()
+        side_effects.append(i)
+        return i
+
+    seen: list[int] = []
+    job = bulk.run(range(4), work, concurrency=4, ordered=ordered)
+
+    async def consume() -> None:
+        async with job:
+            async for outcome in job:
+                seen.append(outcome.item)
+                first_yielded.set()
+
+    consumer = asyncio.create_task(consume())
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    report = job.report
+    assert seen == [0]
+    assert [(o.item, o.value, o.ok) for o in report.unclaimed] == [(1, 1, True)]
+    assert [index for index, _ in report.cancelled] == [2, 3]
+    assert side_effects == [0, 1]
+    assert report.started == report.yielded + len(report.unclaimed) + len(report.cancelled) == 4
+    assert (report.succeeded, report.failed) == (2, 0)
+
+
+async def test_aclose_waits_for_in_flight_items_even_when_cancelled_again() -> None:
+    entered = 0
+    all_in = asyncio.Event()
+    cleaning = 0
+    all_cleaning = asyncio.Event()
+    release = asyncio.Event()
+    cleaned_when_consumer_ended = -1
+    cleaned = 0
+
+    async def work(i: int) -> int:
+        nonlocal entered, cleaning, cleaned
+        entered += 1
+        if entered == 4:
+            all_in.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cleaning += 1
+            if cleaning == 4:
+                all_cleaning.set()
+            await release.wait()  # cleanup that takes a while (a response being drained)
+            cleaned += 1
+            raise
+        return i
+
+    job = bulk.run(range(4), work, concurrency=4)
+
+    async def consume() -> None:
+        nonlocal cleaned_when_consumer_ended
+        try:
+            async with job:
+                async for _ in job:
+                    pass
+        finally:
+            cleaned_when_consumer_ended = cleaned
+
+    consumer = asyncio.create_task(consume())
+    await all_in.wait()
+    consumer.cancel()
+    await all_cleaning.wait()  # aclose is now waiting for the items' cleanup
+    consumer.cancel()  # a second Ctrl-C
+    await _yield_times(10)
+    assert not consumer.done()  # still waiting for the items, not gone with tasks left behind
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert cleaned_when_consumer_ended == 4
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert [index for index, _ in job.report.cancelled] == [0, 1, 2, 3]
+
+
+async def test_a_slow_consumer_does_not_leave_the_window_half_empty() -> None:
+    gates = [asyncio.Event() for _ in range(100)]
+    started: list[int] = []
+    eight_started = asyncio.Event()
+
+    async def work(i: int) -> int:
+        started.append(i)
+        if len(started) == 8:
+            eight_started.set()
+        if i > 0:
+            await gates[i].wait()
+        return i
+
+    consumer_busy = asyncio.Event()
+    consumer_go = asyncio.Event()
+
+    async with bulk.run(range(100), work, concurrency=4, ordered=False) as job:
+        async for outcome in job:
+            assert outcome.item == 0
+            consumer_busy.set()
+            # While the consumer is busy with outcome 0, items 1-3 finish: their slots must be
+            # refilled now, not when the consumer asks for the next outcome.
+            for i in (1, 2, 3):
+                gates[i].set()
+            await asyncio.wait_for(eight_started.wait(), 5)
+            await _yield_times(5)
+            assert job.in_flight == 4  # the window is full...
+            assert len(started) == 8  # ...and bounded: 2 x concurrency started ahead of the consumer
+            consumer_go.set()
+            break
+    assert consumer_busy.is_set() and consumer_go.is_set()
+    assert job.report.started == 8
+    report = job.report
+    assert [o.item for o in report.unclaimed] == [1, 2, 3]
+    assert report.started == report.yielded + len(report.unclaimed) + len(report.cancelled)

@@ -61,12 +61,30 @@ def test_resume_state_last_line_wins_and_torn_lines_are_ignored(tmp_path: Path) 
         {"return_id": 3, "action": "process", "status": "unknown"},
         {"return_id": 4, "action": "close", "status": "ok"},  # another action: not done for process
     ]
+    lines += [
+        {"return_id": 6, "action": "process", "status": "pending", "line": 7},  # the run died in flight
+        {"return_id": 8, "action": "process", "status": "pending", "line": 9},
+        {"return_id": 8, "action": "process", "status": "ok", "line": 9},  # pending, then its outcome
+    ]
     out.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"return_id": 5, "act')
-    done, statuses = read_done(out, "process", retry_failed=False, retry_unknown=False)
-    assert done == {1, 2, 3}
-    assert statuses == Counter({"ok": 1, "failed": 1, "unknown": 1})
-    assert read_done(out, "process", retry_failed=True, retry_unknown=False)[0] == {1, 3}
-    assert read_done(out, "process", retry_failed=True, retry_unknown=True)[0] == {1}
+    state = read_done(out, "process", retry_failed=False, retry_unknown=False)
+    assert state.done == {(0, 1), (0, 2), (0, 3), (0, 6), (0, 8)}
+    assert state.statuses == Counter({"ok": 2, "failed": 1, "unknown": 2})  # a lone pending is unknown
+    assert [o["return_id"] for o in state.orphans] == [6]
+    assert read_done(out, "process", retry_failed=True, retry_unknown=False).done == {(0, 1), (0, 3), (0, 6), (0, 8)}
+    assert read_done(out, "process", retry_failed=True, retry_unknown=True).done == {(0, 1), (0, 8)}
+
+
+def test_rows_of_per_row_actions_are_keyed_by_line_and_id(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    lines = [
+        {"return_id": 1, "action": "note", "status": "ok", "line": 2, "text": "first"},
+        {"return_id": 1, "action": "note", "status": "pending", "line": 3, "text": "second"},
+    ]
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    state = read_done(out, "note", retry_failed=False, retry_unknown=False)
+    assert state.done == {(2, 1), (3, 1)}
+    assert [o["line"] for o in state.orphans] == [3]
 
 
 @pytest.mark.parametrize(
@@ -98,8 +116,9 @@ def test_dry_run_sends_nothing_and_needs_no_key(tmp_path: Path, capsys: pytest.C
     assert plan == [
         {"return_id": 11, "action": "cancel", "status": "dry-run", "reason": "damaged"},
         {"return_id": 12, "action": "cancel", "status": "dry-run"},
-    ]  # the repeated id is done once
+    ]  # the repeated id is done once (cancel acts once per return), and said so
     assert "would cancel 2 returns" in captured.err
+    assert "skipped: 11 (line 4)" in captured.err
 
 
 def test_bad_rows_stop_the_job_before_anything_is_sent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,8 +201,13 @@ async def _wait_for_line(proc: asyncio.subprocess.Process, text: bytes) -> None:
         assert line, f"the CLI ended without printing {text!r}"
 
 
-def _outcomes(path: Path) -> list[dict[str, object]]:
+def _lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _outcomes(path: Path) -> list[dict[str, object]]:
+    """The final outcome lines (not the ``pending`` line written before each request)."""
+    return [record for record in _lines(path) if record["status"] != "pending"]
 
 
 async def test_interrupted_run_resumes_and_every_id_is_done_exactly_once(
@@ -208,7 +232,7 @@ async def test_interrupted_run_resumes_and_every_id_is_done_exactly_once(
         second = await _start_cli(children, *common, api_key=SECRET)
         _, err = await second.communicate()
         assert second.returncode == 0, err.decode()
-        assert f"resuming: {len(done_first)} ids skipped".encode() in err
+        assert f"resuming: {len(done_first)} rows skipped".encode() in err
 
         third = await _start_cli(children, *common, api_key=SECRET)  # everything done: nothing is sent
         _, third_err = await third.communicate()
@@ -297,3 +321,77 @@ async def test_failures_give_exit_1_and_a_summary_with_per_row_arguments(
     assert by_id[424242]["error"]["code"] == "NOT_FOUND"  # type: ignore[index]
     assert by_id[good[0]]["text"] == f"note for {good[0]}"
     assert SECRET.encode() not in stdout + err + out.read_bytes()
+
+
+async def test_a_killed_run_resumes_without_doing_anything_twice(
+    tmp_path: Path, children: list[asyncio.subprocess.Process]
+) -> None:
+    async with FakeLoopServer(api_keys={SECRET: ALL_SCOPES}) as server:
+        ids = [server.seed_return() for _ in range(30)]
+        source = tmp_path / "notes.csv"
+        source.write_text("return_id,text\n" + "".join(f"{rid},checked by the warehouse\n" for rid in ids))
+        out = tmp_path / "out.jsonl"
+        common = ["note", "-i", str(source), "-o", str(out), "--base-url", str(server.url), "--rate", "0"]
+
+        # The first 10 notes are quick; later ones hang at the server, so some are in flight at the kill
+        # (and take effect after it: the dangerous case for a resume).
+        server.faults.inject("delay", delay=0.0, times=10)
+        server.faults.inject("delay", delay=0.3, times=1000)
+        first = await _start_cli(children, *common, "--concurrency", "4", api_key=SECRET)
+        await _wait_for_progress(first, 10)
+        first.kill()  # SIGKILL: no signal handler, no cleanup, no last line
+        await first.communicate()
+        assert first.returncode == -signal.SIGKILL
+        server.faults.clear()
+        first_lines = _lines(out)
+        finished = {r["return_id"] for r in first_lines if r["status"] != "pending"}
+        in_flight = {r["return_id"] for r in first_lines if r["status"] == "pending"} - finished
+        assert finished  # the first run got somewhere (progress counts a few not yet written)
+        assert in_flight  # the kill caught requests between their pending line and their outcome
+
+        second = await _start_cli(children, *common, api_key=SECRET)
+        _, err = await second.communicate()
+        assert second.returncode == 1, err.decode()  # the in-flight ones are unknown: a human checks them
+        assert f"{len(in_flight)} rows have an unknown outcome".encode() in err
+
+    records = _outcomes(out)
+    assert Counter(r["return_id"] for r in records) == Counter(ids)  # exactly one final outcome per row
+    by_id = {r["return_id"]: r for r in records}
+    assert {rid for rid, r in by_id.items() if r["status"] == "unknown"} == in_flight
+    assert all(by_id[rid]["error"]["code"] == "interrupted" for rid in in_flight)  # type: ignore[index]
+    assert all(server.side_effects[("note", rid)] <= 1 for rid in ids)  # nothing was done twice
+    assert all(server.side_effects[("note", rid)] == 1 for rid, r in by_id.items() if r["status"] == "ok")
+
+
+async def test_repeated_ids_are_separate_rows_for_notes_and_done_once_for_close(
+    tmp_path: Path, children: list[asyncio.subprocess.Process]
+) -> None:
+    async with FakeLoopServer(api_keys={SECRET: ALL_SCOPES}) as server:
+        a, b = server.seed_return(), server.seed_return()
+        notes = tmp_path / "notes.csv"
+        notes.write_text(f"return_id,text\n{a},first\n{b},only\n{a},second\n")
+        out = tmp_path / "notes.jsonl"
+        common = ["-o", str(out), "--base-url", str(server.url), "--rate", "0"]
+        proc = await _start_cli(children, "note", "-i", str(notes), *common, api_key=SECRET)
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert [n.content for n in server.returns[a].notes] == ["first", "second"]  # both rows, not one
+        again = await _start_cli(children, "note", "-i", str(notes), *common, api_key=SECRET)
+        _, err = await again.communicate()
+        assert b"nothing to do" in err  # resumed by row: neither note is added again
+        assert server.side_effects[("note", a)] == 2
+
+        ids = tmp_path / "close.csv"
+        ids.write_text(f"return_id\n{a}\n{b}\n{a}\n")
+        out_close = tmp_path / "close.jsonl"
+        proc = await _start_cli(
+            children, "close", "-i", str(ids), "-o", str(out_close), "--base-url", str(server.url), api_key=SECRET
+        )
+        _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert (
+        f"1 rows repeat a return id of an earlier row; close is done once per return, so they are skipped: {a} (line 4)".encode()
+        in err
+    )
+    assert Counter(r["return_id"] for r in _outcomes(out_close)) == Counter([a, b])
+    assert server.side_effects[("close", a)] == 1

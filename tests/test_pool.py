@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 
 import pytest
 
 from loop_async import LoopClient, RateLimiter
-from loop_async.pool import ClientPool
+from loop_async.pool import ClientPool, PoolInputError
 from loop_async.testing import ALL_SCOPES, FakeLoopServer
 
 
@@ -18,8 +20,14 @@ async def process(loop: LoopClient, return_id: int) -> int:
     return return_id
 
 
+def _most_in_any_window(stamps: list[float], window: float) -> int:
+    """The largest number of requests sent within any ``window`` seconds (a sliding window)."""
+    stamps = sorted(stamps)
+    return max(bisect.bisect_left(stamps, t + window) - i for i, t in enumerate(stamps))
+
+
 async def test_twenty_keys_each_run_at_their_own_full_rate() -> None:
-    per_minute, per_key = 600, 8  # one request per 100 ms per key
+    per_minute, per_key = 300, 8  # 5 requests a second per key; 8 take 1.4 s at that rate
     interval = 60 / per_minute
     keys = {f"merchant-{i:02d}": f"secret-key-{i:02d}" for i in range(20)}
     async with FakeLoopServer(api_keys=dict.fromkeys(keys.values(), ALL_SCOPES)) as server:
@@ -35,14 +43,24 @@ async def test_twenty_keys_each_run_at_their_own_full_rate() -> None:
     for record in server.request_log:
         by_key[record.key_id].append(record.at)
     assert len(by_key) == 20
+    # Each key held to its own budget: in any 1-second window at most 5 requests (+1 for the
+    # window's two ends, +1 for arrival jitter on a loaded machine). A key sending its 8 at once,
+    # or at twice its rate, puts all 8 within 1 s and fails this.
+    budget_per_second = per_minute // 60
     for stamps in by_key.values():
         assert len(stamps) == per_key
-        # Each key paced at its own rate, no burst: any 4 in a row span 3 intervals (less arrival jitter).
-        assert min(stamps[i + 3] - stamps[i] for i in range(len(stamps) - 3)) >= 3 * interval - 0.05
-    # 160 requests at 10/s would take 16 s through one shared budget; 20 budgets take under 1 s each.
+        assert _most_in_any_window(stamps, 1.0) <= budget_per_second + 2
+    # 160 requests at 5/s would take 32 s through one shared budget; 20 budgets take 1.4 s each.
     assert elapsed < (per_key - 1) * interval + 2.5
     assert len(states) == 20
     assert all(s.throttled == 0 and s.current_per_minute == per_minute for s in states.values())
+
+
+def test_the_sliding_window_count_catches_a_key_over_its_rate() -> None:
+    even = [i * 0.2 for i in range(8)]  # 5 a second: the budget
+    double = [i * 0.1 for i in range(8)]  # 10 a second
+    assert _most_in_any_window(even, 1.0) == 5
+    assert _most_in_any_window(double, 1.0) == 8 > 5 + 2
 
 
 async def test_one_merchant_with_a_long_list_does_not_starve_the_others() -> None:
@@ -122,3 +140,81 @@ def test_unknown_merchant_and_empty_pool_are_refused() -> None:
     pool = ClientPool({"a": "key-a"})
     with pytest.raises(KeyError, match="nobody"):
         pool.run({"nobody": [1]}, process)
+
+
+async def test_one_merchants_failing_input_does_not_stop_the_others() -> None:
+    a_failing = asyncio.Event()
+
+    def a_input() -> Iterator[int]:
+        yield 1
+        a_failing.set()
+        raise OSError("merchant a's file vanished")
+
+    async def work(loop: LoopClient, item: int) -> int:
+        if item >= 100:
+            await a_failing.wait()  # b's items are in flight when a's input fails...
+            for _ in range(20):
+                await asyncio.sleep(0)  # ...and finish after the failure reached the consumer
+        return item
+
+    seen: list[tuple[str | None, int]] = []
+    async with ClientPool({"a": "key-a", "b": "key-b"}, rate_limit=None) as pool:
+        job = pool.run({"a": a_input(), "b": range(100, 104)}, work, concurrency=4)
+
+        async def consume() -> None:
+            async with job:
+                async for outcome in job:
+                    assert outcome.ok
+                    seen.append((outcome.key, outcome.item))
+
+        with pytest.raises(PoolInputError, match=r"merchant\(s\): a$") as info:
+            await consume()
+    assert sorted(seen) == [("a", 1), ("b", 100), ("b", 101), ("b", 102), ("b", 103)]
+    assert list(info.value.errors) == ["a"]
+    assert isinstance(info.value.__cause__, OSError)
+    assert job.reports["b"].succeeded == 4 and not job.reports["b"].cancelled
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_pool_aclose_waits_for_every_key_even_when_cancelled_again() -> None:
+    entered, cleaning, cleaned = 0, 0, 0
+    all_in, all_cleaning, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def work(loop: LoopClient, item: int) -> int:
+        nonlocal entered, cleaning, cleaned
+        entered += 1
+        if entered == 4:
+            all_in.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cleaning += 1
+            if cleaning == 4:
+                all_cleaning.set()
+            await release.wait()  # a slow cleanup
+            cleaned += 1
+            raise
+        return item
+
+    async with ClientPool({"a": "key-a", "b": "key-b"}, rate_limit=None) as pool:
+        job = pool.run({"a": [1, 2], "b": [3, 4]}, work, concurrency=2)
+
+        async def consume() -> None:
+            async with job:
+                async for _ in job:
+                    pass
+
+        consumer = asyncio.create_task(consume())
+        await all_in.wait()
+        consumer.cancel()
+        await all_cleaning.wait()
+        consumer.cancel()  # a second Ctrl-C while the pool waits for the cleanup
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert not consumer.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+    assert cleaned == 4
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert {key: len(r.cancelled) for key, r in job.reports.items()} == {"a": 2, "b": 2}

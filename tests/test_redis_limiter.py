@@ -176,3 +176,43 @@ async def test_two_processes_share_one_budget(redis_url: str, tmp_path: Path) ->
     # And they really ran at the same time, interleaved.
     first, second = per_process
     assert first[0] < second[-1] and second[0] < first[-1]
+
+
+async def test_successes_reported_with_a_429_do_not_undo_the_halving(
+    redis_url: str, limiter_factory: list[RedisRateLimiter]
+) -> None:
+    limiter = RedisRateLimiter(redis_url, "test:mixed", 600, decrease_cooldown=0.0)  # +12/min per success
+    limiter_factory.append(limiter)
+    for _ in range(30):  # enough to grow the rate back to the full budget from half
+        limiter.observe(200, None)
+    limiter.observe(429, None)
+    state = await limiter.fetch_state()  # one call carries the 30 successes and the 429
+    assert state.current_per_minute == pytest.approx(300)
+    assert state.throttled == 1
+
+
+async def test_a_cancelled_waiter_gives_back_the_interval_it_reserved(
+    redis_url: str, limiter_factory: list[RedisRateLimiter]
+) -> None:
+    entered = asyncio.Event()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 1:  # the waiter: blocks until cancelled
+            entered.set()
+            await asyncio.Event().wait()
+
+    limiter = RedisRateLimiter(redis_url, "test:release", 60, decrease_cooldown=0.0, sleep=sleep)  # 1 a second
+    limiter_factory.append(limiter)
+    await limiter.acquire()  # now; the next slot is 1 s later
+    waiter = asyncio.create_task(limiter.acquire())  # reserves it with a 1 s interval
+    await entered.wait()
+    limiter.observe(429, None)  # travels with the give-back: the rate halves (2 s interval) first
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await limiter.acquire()
+    # Exactly the reserved second was given back: the next slot is ~1 s away, not free at once.
+    assert len(waits) == 2
+    assert 0.5 < waits[1] <= 1.0

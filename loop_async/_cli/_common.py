@@ -1,4 +1,4 @@
-"""What several subcommands share: where the API key comes from.
+"""What several subcommands share: where the API key comes from, and the client options.
 
 The key is read from an environment variable or a file, never from a flag, where it would
 show in the process list and the shell history.
@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["add_api_key_options", "read_api_key"]
+from loop_async.client import DEFAULT_BASE_URL, LoopClient
+
+__all__ = ["add_api_key_options", "add_client_options", "client_from_args", "read_api_key"]
 
 
 def add_api_key_options(parser: argparse.ArgumentParser) -> None:
@@ -30,3 +33,28 @@ def read_api_key(args: argparse.Namespace) -> str:
     if not key:
         raise ValueError(f"no API key: set the environment variable {args.api_key_env} or pass --api-key-file")
     return key
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--base-url``, ``--api-version``, ``--rate`` and ``--timeout`` (see :func:`client_from_args`)."""
+    parser.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API origin (default: %(default)s)")
+    parser.add_argument("--api-version", default="v1", help="API version (default: %(default)s)")
+    parser.add_argument("--rate", type=float, default=300, help="requests per minute, 0 = off (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request attempt (default: 30)")
+
+
+def client_from_args(args: argparse.Namespace, api_key: str, **options: Any) -> LoopClient:
+    """A :class:`LoopClient` built from the options of :func:`add_client_options`.
+
+    ``--rate`` 0 (or less) turns client-side rate limiting off; otherwise the client builds its
+    default limiter (:func:`loop_async.ratelimit.build_limiter`). ``options`` go to the client
+    (e.g. ``max_concurrency``).
+    """
+    return LoopClient(
+        api_key,
+        base_url=args.base_url,
+        api_version=args.api_version,
+        rate_limit=args.rate if args.rate > 0 else None,
+        timeout=args.timeout,
+        **options,
+    )

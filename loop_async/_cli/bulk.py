@@ -2,9 +2,19 @@
 
 Input (``--input``): CSV with a header (``return_id`` or ``id``, and per-row ``reason``,
 ``text``, ``line_item_ids``) or JSON lines (objects with the same keys, or bare ids).
-Output (``--output``): one JSON line per outcome, appended and flushed as soon as the call
-returned. On a re-run with the same output file, every return id that already has an outcome
-for this action is skipped, so a job cut short by a crash or Ctrl-C resumes where it stopped.
+
+Repeated ids: for ``note``, ``flag`` and ``remove-line-items`` every row is its own piece of
+work (two notes for one return are two notes), identified by its line and return id. For
+``process``, ``cancel`` and ``close`` a return can only be acted on once: a repeated id is
+done once (its first row) and the repeats are listed on stderr.
+
+Output (``--output``): JSON lines, appended and flushed. Before each request a ``pending``
+line is written; when the call returns, its outcome. On a re-run with the same input and
+output files, every row that already has an outcome for this action is skipped, so a job cut
+short by Ctrl-C, a crash or even ``kill -9`` resumes where it stopped. A ``pending`` line with
+no outcome after it (the process died with the request in flight) is recorded as ``unknown``
+at the start of the next run, and is not redone. Lines are flushed (they survive the process
+being killed); ``--fsync`` also makes them survive the machine crashing, at some speed cost.
 
 Outcome ``status``:
 
@@ -17,7 +27,9 @@ Outcome ``status``:
   ``--retry-unknown`` only for actions that are safe to repeat.
 
 The first SIGINT/SIGTERM stops starting new items and lets the ones in flight finish and be
-recorded; a second one aborts them (recorded as ``unknown``). Exit status: 0 when every item
+recorded; a second one aborts them (recorded as ``unknown``; an item waiting for its rate slot
+when the run ends, or is killed, is also ``unknown``, as it cannot be told apart from one in
+flight). Every row started ends with exactly one outcome line. Exit status: 0 when every item
 succeeded, 1 when any failed or is unknown, 2 for bad input or options, 130 when interrupted.
 """
 
@@ -29,6 +41,7 @@ import contextlib
 import csv
 import datetime
 import json
+import os
 import re
 import signal
 import sys
@@ -41,16 +54,18 @@ from typing import IO, Any
 import attrs
 
 from loop_async import bulk
-from loop_async._cli._common import add_api_key_options, read_api_key
+from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
 from loop_async.bulk import Outcome, Progress
-from loop_async.client import DEFAULT_BASE_URL, LoopClient
+from loop_async.client import LoopClient
 from loop_async.errors import DecodeError, FieldValidationError, LoopAPIError, TransportError
-from loop_async.ratelimit import TokenBucketLimiter
 from loop_async.resources.returns import NOTE_MAX_LENGTH, ActionResult
 
-__all__ = ["ACTIONS", "Row", "classify", "register"]
+__all__ = ["ACTIONS", "PER_ROW_ACTIONS", "ResumeState", "Row", "classify", "read_done", "register", "row_key"]
 
 ACTIONS = ("process", "cancel", "close", "flag", "note", "remove-line-items")
+#: Actions where two rows for the same return are two pieces of work (keyed by line and id).
+PER_ROW_ACTIONS = frozenset({"flag", "note", "remove-line-items"})
+RowKey = tuple[int, int]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _ID_SPLIT = re.compile(r"[\s,;|]+")
 _MAX_PROBLEMS_SHOWN = 20
@@ -81,6 +96,19 @@ class Row:
 class _BadRow(ValueError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")
+
+
+@attrs.frozen
+class _Repeat:
+    """A row whose return id an earlier row already has, for an action done once per return."""
+
+    line: int
+    return_id: int
+
+
+def row_key(action: str, line: int, return_id: int) -> RowKey:
+    """What identifies a piece of work in the output: ``(line, id)`` for per-row actions, else ``(0, id)``."""
+    return (line, return_id) if action in PER_ROW_ACTIONS else (0, return_id)
 
 
 # -- input --------------------------------------------------------------------------------
@@ -167,16 +195,22 @@ def _check_row(row: Row, action: str, args: argparse.Namespace) -> str | None:
     return None
 
 
-def _todo(path: Path, fmt: str, action: str, args: argparse.Namespace, skip: set[int]) -> Iterator[Row | _BadRow]:
-    """Rows still to do: skips ids with an outcome and repeated ids (each id is done once)."""
-    seen = set(skip)
+def _todo(
+    path: Path, fmt: str, action: str, args: argparse.Namespace, skip: set[RowKey]
+) -> Iterator[Row | _BadRow | _Repeat]:
+    """Rows still to do: skips rows with an outcome; repeats of an id for once-per-return actions."""
+    seen: set[int] = set()
     for entry in read_rows(path, fmt):
         if isinstance(entry, _BadRow):
             yield entry
             continue
-        if entry.return_id in seen:
+        if action not in PER_ROW_ACTIONS:
+            if entry.return_id in seen:
+                yield _Repeat(entry.line, entry.return_id)
+                continue
+            seen.add(entry.return_id)
+        if row_key(action, entry.line, entry.return_id) in skip:
             continue
-        seen.add(entry.return_id)
         problem = _check_row(entry, action, args)
         yield _BadRow(entry.line, problem) if problem else entry
 
@@ -184,23 +218,38 @@ def _todo(path: Path, fmt: str, action: str, args: argparse.Namespace, skip: set
 # -- output and resume --------------------------------------------------------------------
 
 
-def read_done(path: Path, action: str, *, retry_failed: bool, retry_unknown: bool) -> tuple[set[int], Counter[str]]:
-    """Return ids that already have an outcome for ``action`` (the last line for an id wins)."""
-    last: dict[int, str] = {}
+@attrs.frozen
+class ResumeState:
+    """What an output file says about ``action``: ``done`` rows (keys to skip), the ``statuses``
+    of every row in it, and ``orphans``: ``pending`` lines with no outcome after them (the
+    process died with the request in flight), counted as ``unknown``."""
+
+    done: set[RowKey]
+    statuses: Counter[str]
+    orphans: list[dict[str, Any]]
+
+
+def read_done(path: Path, action: str, *, retry_failed: bool, retry_unknown: bool) -> ResumeState:
+    """Read the outcomes of ``action`` in ``path``; the last line for a row wins."""
+    last: dict[RowKey, dict[str, Any]] = {}
     if path.exists():
         with path.open(encoding="utf-8") as handle:
             for text in handle:
                 try:
                     record = json.loads(text)
                     if record.get("action") == action:
-                        last[int(record["return_id"])] = str(record["status"])
+                        key = row_key(action, int(record.get("line", 0)), int(record["return_id"]))
+                        record["status"] = str(record["status"])  # KeyError: not an outcome line
+                        last[key] = record
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # a line torn by a crash mid-write: that item has no outcome
+    orphans = [record for record in last.values() if record["status"] == "pending"]
+    status_of = {key: "unknown" if r["status"] == "pending" else str(r["status"]) for key, r in last.items()}
     redo = {"failed"} if retry_failed else set()
     if retry_unknown:
         redo.add("unknown")
-    statuses = Counter(last.values())
-    return {rid for rid, status in last.items() if status not in redo}, statuses
+    done = {key for key, status in status_of.items() if status not in redo}
+    return ResumeState(done, Counter(status_of.values()), orphans)
 
 
 def _open_output(path: Path) -> IO[str]:
@@ -236,6 +285,22 @@ def error_code(error: BaseException) -> str:
     return type(error).__name__
 
 
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _orphan_record(pending: dict[str, Any]) -> dict[str, Any]:
+    """The ``unknown`` outcome of a row whose run died after writing its ``pending`` line."""
+    record = {**pending, "status": "unknown"}
+    record["error"] = {
+        "type": "Interrupted",
+        "code": "interrupted",
+        "message": "the run ended while this request was in flight (or about to be sent)",
+    }
+    record["at"] = _now()
+    return record
+
+
 def _record(action: str, row: Row, status: str, error: BaseException | None) -> dict[str, Any]:
     record: dict[str, Any] = {"return_id": row.return_id, "action": action, "status": status, "line": row.line}
     record.update(row.args())
@@ -244,7 +309,7 @@ def _record(action: str, row: Row, status: str, error: BaseException | None) -> 
         if isinstance(error, LoopAPIError):
             info["status"] = error.status
         record["error"] = info
-    record["at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    record["at"] = _now()
     return record
 
 
@@ -363,10 +428,13 @@ def _print_summary(statuses: Counter[str], failures: dict[tuple[str, str], list[
 # -- running ------------------------------------------------------------------------------
 
 
-def _action_call(action: str, loop: LoopClient, args: argparse.Namespace) -> Callable[[Row], Awaitable[ActionResult]]:
+def _action_call(
+    action: str, loop: LoopClient, args: argparse.Namespace, started: Callable[[Row], None]
+) -> Callable[[Row], Awaitable[ActionResult]]:
     returns = loop.returns
 
     async def call(row: Row) -> ActionResult:
+        started(row)  # the pending line, before anything can reach Loop
         if action == "process":
             return await returns.process(row.return_id)
         if action == "cancel":
@@ -388,7 +456,8 @@ class _Plan:
     source: Path
     fmt: str
     output: Path
-    skip: frozenset[int]
+    skip: frozenset[RowKey]
+    orphans: tuple[dict[str, Any], ...]  # pending lines of an earlier run that died: record them unknown
     todo: int
     earlier_failures: int  # failed/unknown outcomes from earlier runs that are not redone
     api_key: str = attrs.field(repr=False)
@@ -409,17 +478,22 @@ def _prepare(args: argparse.Namespace) -> _Plan | int:
     if output is None and not args.dry_run:
         print("error: --output is required (it is also what makes a re-run resume)", file=sys.stderr)
         return EXIT_USAGE
-    skip: set[int] = set()
+    skip: set[RowKey] = set()
     previous: Counter[str] = Counter()
+    orphans: list[dict[str, Any]] = []
     if output is not None:
-        skip, previous = read_done(output, action, retry_failed=args.retry_failed, retry_unknown=args.retry_unknown)
+        state = read_done(output, action, retry_failed=args.retry_failed, retry_unknown=args.retry_unknown)
+        skip, previous, orphans = state.done, state.statuses, state.orphans
 
     # First pass: validate every row and count the work, before anything is sent.
     problems: list[str] = []
+    repeats: list[_Repeat] = []
     todo = 0
     for entry in _todo(source, fmt, action, args, skip):
         if isinstance(entry, _BadRow):
             problems.append(str(entry))
+        elif isinstance(entry, _Repeat):
+            repeats.append(entry)
         else:
             todo += 1
     if problems:
@@ -429,12 +503,20 @@ def _prepare(args: argparse.Namespace) -> _Plan | int:
             print(f"error: ... and {len(problems) - _MAX_PROBLEMS_SHOWN} more", file=sys.stderr)
         print("nothing was sent; fix the input and run again", file=sys.stderr)
         return EXIT_USAGE
+    if repeats:
+        shown = ", ".join(f"{r.return_id} (line {r.line})" for r in repeats[:_MAX_PROBLEMS_SHOWN])
+        more = f" and {len(repeats) - _MAX_PROBLEMS_SHOWN} more" if len(repeats) > _MAX_PROBLEMS_SHOWN else ""
+        print(
+            f"note: {len(repeats)} rows repeat a return id of an earlier row; {action} is done once per return, "
+            f"so they are skipped: {shown}{more}",
+            file=sys.stderr,
+        )
     if previous:
         done_before = ", ".join(f"{n} {s}" for s, n in sorted(previous.items()))
-        print(f"resuming: {len(skip)} ids skipped ({done_before} in {output})", file=sys.stderr)
+        print(f"resuming: {len(skip)} rows skipped ({done_before} in {output})", file=sys.stderr)
         if previous["unknown"] and not args.retry_unknown:
             print(
-                f"note: {previous['unknown']} ids have an unknown outcome (maybe applied); "
+                f"note: {previous['unknown']} rows have an unknown outcome (maybe applied); "
                 "they are not redone (see --retry-unknown)",
                 file=sys.stderr,
             )
@@ -454,75 +536,80 @@ def _prepare(args: argparse.Namespace) -> _Plan | int:
         return EXIT_USAGE
     assert output is not None
     earlier = (0 if args.retry_failed else previous["failed"]) + (0 if args.retry_unknown else previous["unknown"])
-    if todo == 0:
-        print(f"nothing to do: every id already has an outcome in {output}", file=sys.stderr)
+    if todo == 0 and not orphans:
+        print(f"nothing to do: every row already has an outcome in {output}", file=sys.stderr)
         return EXIT_FAILED if earlier else EXIT_OK
-    return _Plan(action, source, fmt, output, frozenset(skip), todo, earlier, api_key)
+    return _Plan(action, source, fmt, output, frozenset(skip), tuple(orphans), todo, earlier, api_key)
 
 
 async def _run(args: argparse.Namespace, plan: _Plan) -> int:
     action, output, skip, todo = plan.action, plan.output, set(plan.skip), plan.todo
-    limiter = TokenBucketLimiter(args.rate, decrease_cooldown=1.0) if args.rate > 0 else None
     statuses: Counter[str] = Counter()
     failures: dict[tuple[str, str], list[int]] = defaultdict(list)
     interrupted = False
+    handle = _open_output(output)
 
-    def write(handle: IO[str], row: Row, error: BaseException | None) -> None:
+    def emit(record: dict[str, Any]) -> None:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()  # in the OS's hands: survives this process being killed
+        if args.fsync:
+            os.fsync(handle.fileno())  # on the disk: survives the machine crashing
+
+    def write(row: Row, error: BaseException | None) -> None:
         status = "ok" if error is None else classify(error)
         statuses[status] += 1
         if error is not None:
             failures[(status, error_code(error))].append(row.return_id)
-        handle.write(json.dumps(_record(action, row, status, error)) + "\n")
-        handle.flush()
+        emit(_record(action, row, status, error))
+
+    def started(row: Row) -> None:
+        emit(_record(action, row, "pending", None))
 
     rows = (entry for entry in _todo(plan.source, plan.fmt, action, args, skip) if isinstance(entry, Row))
     loop_ = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     assert main_task is not None
-    async with LoopClient(
-        plan.api_key,
-        base_url=args.base_url,
-        api_version=args.api_version,
-        rate_limit=None,
-        rate_limiter=limiter,
-        max_concurrency=args.concurrency,
-        timeout=args.timeout,
-    ) as client:
-        display = _progress_display(args, todo, action)
-        # As completed, not in input order: an outcome is written the moment its call returns,
-        # so a crash loses nothing that was done (ordered output would hold finished items back).
-        job = bulk.run(
-            rows, _action_call(action, client, args), concurrency=args.concurrency, ordered=False, total=todo
-        )
-        job_progress = job  # for the signal handler
+    installed = []
+    try:
+        # The previous run died with these in flight: they may have happened. Record it once.
+        for pending in plan.orphans:
+            emit(_orphan_record(pending))
+        async with client_from_args(args, plan.api_key, max_concurrency=args.concurrency) as client:
+            display = _progress_display(args, todo, action)
+            # As completed, not in input order: an outcome is written the moment its call returns,
+            # so a crash loses nothing that was done (ordered output would hold finished items back).
+            job = bulk.run(
+                rows,
+                _action_call(action, client, args, started),
+                concurrency=args.concurrency,
+                ordered=False,
+                total=todo,
+            )
 
-        def on_signal(signum: int) -> None:
-            nonlocal interrupted
-            if not interrupted:
-                interrupted = True
-                job_progress.stop()
-                print(
-                    f"\n{signal.Signals(signum).name}: stopping; finishing {job_progress.in_flight} requests in flight "
-                    "(signal again to abort them)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            else:
-                main_task.cancel()
+            def on_signal(signum: int) -> None:
+                nonlocal interrupted
+                if not interrupted:
+                    interrupted = True
+                    job.stop()
+                    print(
+                        f"\n{signal.Signals(signum).name}: stopping; finishing {job.in_flight} requests in flight "
+                        "(signal again to abort them)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                else:
+                    main_task.cancel()
 
-        installed = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' default loop
-                loop_.add_signal_handler(signum, on_signal, signum)
-                installed.append(signum)
-        handle = _open_output(output)
-        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' default loop
+                    loop_.add_signal_handler(signum, on_signal, signum)
+                    installed.append(signum)
             with display:
                 try:
                     async with job:
                         outcome: Outcome[Row, ActionResult]
                         async for outcome in job:
-                            write(handle, outcome.item, outcome.error)
+                            write(outcome.item, outcome.error)
                             display.update(job.progress)
                 except asyncio.CancelledError:
                     if not interrupted:
@@ -531,16 +618,20 @@ async def _run(args: argparse.Namespace, plan: _Plan) -> int:
                     if uncancel is not None:
                         uncancel()
                 display.update(job.progress, force=True)
+            report = job.report
+            # Finished while we were being interrupted, never handed to the loop above: still recorded.
+            for finished in report.unclaimed:
+                write(finished.item, finished.error)
             # Aborted in flight: they may have reached Loop, so they must not be redone blindly.
-            for _, row in job.report.cancelled:
-                write(handle, row, asyncio.CancelledError("interrupted while in flight"))
-        finally:
-            handle.close()
-            for signum in installed:
-                loop_.remove_signal_handler(signum)
+            for _, row in report.cancelled:
+                write(row, asyncio.CancelledError("interrupted while in flight"))
+    finally:
+        handle.close()
+        for signum in installed:
+            loop_.remove_signal_handler(signum)
     _print_summary(statuses, failures, len(skip))
     if plan.earlier_failures:
-        print(f"{plan.earlier_failures} ids failed in earlier runs (see {output}; --retry-failed)", file=sys.stderr)
+        print(f"{plan.earlier_failures} rows failed in earlier runs (see {output}; --retry-failed)", file=sys.stderr)
     if interrupted:
         print(f"interrupted: run the same command again to resume (outcomes are in {output})", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -576,11 +667,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--output", "-o", help="JSON-lines file of outcomes; re-running with it resumes")
     add_api_key_options(parser)
-    parser.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API origin (default: %(default)s)")
-    parser.add_argument("--api-version", default="v1", help="API version (default: %(default)s)")
+    add_client_options(parser)
     parser.add_argument("--concurrency", type=int, default=8, help="items in flight at once (default: %(default)s)")
-    parser.add_argument("--rate", type=float, default=300, help="requests per minute, 0 = off (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request attempt")
+    parser.add_argument("--fsync", action="store_true", help="fsync the output after each line (survives a power cut)")
     parser.add_argument("--reason", help="reason for cancel/flag rows that have none")
     parser.add_argument("--text", help="note text for rows that have none")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; send nothing")

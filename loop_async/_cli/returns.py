@@ -20,9 +20,8 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 from loop_async import _json
-from loop_async._cli._common import add_api_key_options, read_api_key
+from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
 from loop_async._convert import unstructure
-from loop_async.client import DEFAULT_BASE_URL, LoopClient
 from loop_async.errors import FieldValidationError, LoopError
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import Return
@@ -129,12 +128,9 @@ async def run_list(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
     except (OSError, ValueError) as exc:
         stderr.write(f"loop-async returns list: {exc}\n")
         return EXIT_USAGE
-    rate = args.rate if args.rate and args.rate > 0 else None
     progress = _Progress(stderr, enabled=not args.no_progress)
     try:
-        async with LoopClient(
-            api_key, base_url=args.base_url, api_version=args.api_version, rate_limit=rate, timeout=args.timeout
-        ) as loop:
+        async with client_from_args(args, api_key) as loop:
             returns = loop.returns.list(
                 args.start, args.end, filter=args.filter, states=args.state or None, page_size=args.page_size
             )
@@ -194,9 +190,6 @@ def register(subparsers: Any) -> None:
     lister.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default: jsonl)")
     lister.add_argument("--output", "-o", help="write to this file instead of stdout")
     add_api_key_options(lister)
-    lister.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API origin (default: %(default)s)")
-    lister.add_argument("--api-version", default="v1", help="API version (default: %(default)s)")
-    lister.add_argument("--rate", type=float, default=300, help="requests per minute, 0 = off (default: %(default)s)")
-    lister.add_argument("--timeout", type=float, default=30.0, help="seconds per request attempt")
+    add_client_options(lister)
     lister.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     lister.set_defaults(handler=_handle)

@@ -138,6 +138,17 @@ class LoopLinksFormat:
         body = _object(data, "links[] response")
         return structure(body.get("links") or [], tuple[Link, ...], what="links[]")
 
+    def links_of(self, resource: object, data: Any) -> tuple[Link, ...]:
+        """The links of ``data``, taken from its decoded ``resource`` when that already holds them.
+
+        A model of a ``links[]`` envelope (``DraftReturnResponse``) decodes the same ``links``
+        key with the same converter: reusing them avoids decoding every link twice.
+        """
+        carried = getattr(resource, "links", None)
+        if isinstance(carried, tuple) and all(isinstance(link, Link) for link in carried):
+            return carried
+        return self.links(data)
+
     def self_href(self, data: Any) -> str | None:
         """Loop's ``links[]`` carry no self link: the resource layer supplies the URL."""
         return None

@@ -161,18 +161,22 @@ class Navigator(Generic[T]):
         created: bool = False,
         recovered_from: LoopError | None = None,
     ) -> None:
-        if isinstance(data_or_response, Response):
-            self._response: Response | None = data_or_response
-            data = data_or_response.data
-        else:
-            self._response, data = None, data_or_response
         self._transport = transport
         self._format = format
         self._decode = decode
-        self._data = data
-        self._links = LinkSet(format.links(data))
-        self._errors = format.errors(data)
+        if isinstance(data_or_response, Response):
+            data = data_or_response.data
+            # Parsed JSON is the bulk of a held navigator's memory and is decoded now: keep
+            # the body bytes only (``nav.data`` parses them again on access).
+            self._response: Response | None = data_or_response.without_parsed_body()
+            self._data: Any = None
+        else:
+            data = self._data = data_or_response
+            self._response = None
         self._resource = decode(data)
+        reuse = getattr(format, "links_of", None)  # optional: links the decoded resource already holds
+        self._links = LinkSet(reuse(self._resource, data) if reuse is not None else format.links(data))
+        self._errors = format.errors(data)
         href = format.self_href(data)
         # Resolved now: a self link off the client's origin, or unparseable, is refused at once.
         self._self_url = transport.resolve(href) if href is not None else self_url
@@ -228,8 +232,8 @@ class Navigator(Generic[T]):
 
     @property
     def data(self) -> Any:
-        """The raw JSON the navigator was built from."""
-        return self._data
+        """The raw JSON the navigator was built from (parsed again from the body when needed)."""
+        return self._response.data if self._response is not None else self._data
 
     @property
     def response(self) -> Response | None:
