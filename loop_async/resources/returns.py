@@ -333,11 +333,14 @@ class ReturnsResource:
         states: builtins.list[str | None],
         page_size: int,
     ) -> AsyncIterator[Return]:
-        # Windows share their boundary second (Loop's range is inclusive), so a return on a
-        # boundary may come twice: the ids already yielded filter it out.
-        seen: set[int] = set()
+        # Windows share their boundary second (Loop's range is inclusive), so a return stamped
+        # in that second comes in both windows. Only those ids are carried to the next window
+        # (memory stays bounded on a multi-year export); a return without the stamp is carried
+        # too, since where it falls cannot be told.
+        carried: set[int] = set()
         url = self._transport.url("warehouse", "return", "list")
         for window_start, window_end in split_windows(start, end, MAX_WINDOW):
+            on_boundary: set[int] = set()
             for state in states:
                 params = {
                     "from": format_loop_datetime(window_start),
@@ -349,9 +352,13 @@ class ReturnsResource:
                 if state is not None:
                     params["state"] = state
                 async for ret in self._pages(url, params):
-                    if ret.id not in seen:
-                        seen.add(ret.id)
-                        yield ret
+                    if ret.id in carried or ret.id in on_boundary:
+                        continue
+                    stamp = ret.updated_at if filter == "updated_at" else ret.created_at
+                    if stamp is None or stamp.replace(microsecond=0) >= window_end:
+                        on_boundary.add(ret.id)
+                    yield ret
+            carried = on_boundary
 
     async def _pages(self, url: URL, params: Mapping[str, str]) -> AsyncIterator[Return]:
         """The returns of one listing, page after page."""
