@@ -22,11 +22,23 @@ from loop_async.transport import NO_BODY, Response, Transport
 __all__ = ["DEFAULT_BASE_URL", "LoopClient"]
 
 DEFAULT_BASE_URL = "https://api.loopreturns.com"
+_DEFAULT_MAX_RETRIES = 3
 _PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 USER_AGENT = f"loop-async/{__version__} aiohttp/{aiohttp.__version__} python/{_PYTHON}"
 
 
-def _validate_options(api_key: str, base: URL, max_concurrency: int, max_retries: int) -> None:
+def _validate_options(
+    api_key: str,
+    base: URL,
+    *,
+    max_concurrency: int,
+    max_retries: int,
+    timeout: float | aiohttp.ClientTimeout,
+    rate_limit: float | None,
+    retry_policy: RetryPolicy | None,
+    max_response_bytes: int,
+) -> None:
+    """Check every option at once, so one error names all the bad ones."""
     problems = []
     if not isinstance(api_key, str) or not api_key.strip():
         problems.append(FieldProblem("api_key", "must be a non-empty string"))
@@ -40,6 +52,16 @@ def _validate_options(api_key: str, base: URL, max_concurrency: int, max_retries
         problems.append(FieldProblem("max_concurrency", f"must be at least 1, got {max_concurrency}"))
     if max_retries < 0:
         problems.append(FieldProblem("max_retries", f"must be 0 or more, got {max_retries}"))
+    if retry_policy is not None and max_retries != _DEFAULT_MAX_RETRIES:
+        problems.append(FieldProblem("max_retries", "give max_retries or retry_policy, not both"))
+    if not isinstance(timeout, aiohttp.ClientTimeout) and not (
+        isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
+    ):
+        problems.append(FieldProblem("timeout", f"must be a positive number of seconds, got {timeout!r}"))
+    if rate_limit is not None and (isinstance(rate_limit, bool) or rate_limit < 0):
+        problems.append(FieldProblem("rate_limit", f"must be requests per minute (0 or None: off), got {rate_limit!r}"))
+    if max_response_bytes < 1:
+        problems.append(FieldProblem("max_response_bytes", f"must be positive, got {max_response_bytes}"))
     if problems:
         raise FieldValidationError(problems, action="LoopClient")
 
@@ -69,7 +91,7 @@ class LoopClient:
         base_url: str | URL = DEFAULT_BASE_URL,
         api_version: str = "v1",
         timeout: float | aiohttp.ClientTimeout = 30.0,
-        max_retries: int = 3,
+        max_retries: int = _DEFAULT_MAX_RETRIES,
         max_concurrency: int = 32,
         rate_limit: float | None = 300,
         rate_limiter: RateLimiter | None = None,
@@ -78,7 +100,16 @@ class LoopClient:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         base = URL(str(base_url))
-        _validate_options(api_key, base, max_concurrency, max_retries)
+        _validate_options(
+            api_key,
+            base,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            timeout=timeout,
+            rate_limit=rate_limit,
+            retry_policy=retry_policy,
+            max_response_bytes=max_response_bytes,
+        )
         api_root = base.with_path(base.path.rstrip("/") + "/api/" + api_version.strip("/"))
         rate_limiter = build_limiter(rate_limit, rate_limiter)
         client_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)

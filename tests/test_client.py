@@ -8,7 +8,7 @@ import gc
 import aiohttp
 import pytest
 
-from loop_async import ClientClosedError, FieldValidationError, LoopClient
+from loop_async import ClientClosedError, FieldValidationError, LoopClient, RetryPolicy
 from tests.conftest import API_KEY
 from tests.scripted import ScriptedServer
 
@@ -86,6 +86,9 @@ def test_api_root_and_version() -> None:
         ({"api_key": "k", "base_url": "ftp://x"}, ("base_url",)),
         ({"api_key": "k", "base_url": "https://user:pw@x"}, ("base_url",)),
         ({"api_key": "k", "max_concurrency": 0, "max_retries": -1}, ("max_concurrency", "max_retries")),
+        ({"api_key": "k", "timeout": 0, "rate_limit": -5}, ("timeout", "rate_limit")),
+        ({"api_key": "k", "max_retries": 5, "retry_policy": RetryPolicy()}, ("max_retries",)),
+        ({"api_key": "k", "max_response_bytes": 0}, ("max_response_bytes",)),
     ],
 )
 def test_bad_options_are_named(kwargs: dict[str, object], names: tuple[str, ...]) -> None:
