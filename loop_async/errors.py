@@ -17,7 +17,8 @@
     ├── PartialFailureError .......... a 2xx carrying ``errors[]``, raised only when asked (strict)
     ├── DecodeError .................. the body is not what the reference promises (a ``ValueError``)
     │   └── ResponseTooLargeError .... the body is larger than ``max_response_bytes``
-    ├── FieldValidationError ......... bad arguments, every problem listed, nothing sent (``ValueError``)
+    ├── FieldValidationError ......... bad arguments, every problem listed, nothing sent (``ValueError``;
+    │                                  an ``ExceptionGroup`` of ``FieldProblem``, one per bad field)
     ├── RelNotAvailableError ......... the navigator has no link with that rel (a ``LookupError``)
     ├── UnsafeLinkError .............. a link or redirect off the client's origin (``ValueError``)
     └── ClientClosedError ............ the client was used after ``aclose()`` (a ``RuntimeError``)
@@ -29,11 +30,17 @@ method and URL only, and the key travels in a header that is never copied into a
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from yarl import URL
+
+if sys.version_info >= (3, 11):
+    _ExceptionGroup = ExceptionGroup  # noqa: F821 - a builtin from Python 3.11
+else:  # pragma: no cover - cattrs depends on the backport on Python 3.10
+    from exceptiongroup import ExceptionGroup as _ExceptionGroup
 
 if TYPE_CHECKING:
     from loop_async.transport import Response
@@ -226,12 +233,14 @@ class ResponseTooLargeError(DecodeError):
     """The body is larger than the client's ``max_response_bytes``; reading stopped there."""
 
 
-class FieldProblem:
-    """One bad argument or field: its ``name`` and what is wrong with it."""
+class FieldProblem(LoopError, ValueError):
+    """One bad argument or field: its ``name`` and what is wrong with it.
 
-    __slots__ = ("message", "name")
+    The members of a :class:`FieldValidationError` group.
+    """
 
     def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
 
@@ -245,20 +254,40 @@ class FieldProblem:
         return hash((self.name, self.message))
 
 
-class FieldValidationError(LoopError, ValueError):
-    """Arguments failed validation before anything was sent. ``problems`` lists each one."""
+class FieldValidationError(_ExceptionGroup, LoopError, ValueError):
+    """Arguments failed validation before anything was sent; every problem is listed.
+
+    As in attrs/cattrs, it is an ``ExceptionGroup``: one :class:`FieldProblem` per bad field,
+    each with a note naming the field (``except* FieldProblem`` works). ``problems`` is the
+    same tuple, ``names`` their field names. It is also a ``ValueError``.
+    """
+
+    problems: tuple[FieldProblem, ...]
+    action: str | None
+
+    def __new__(cls, problems: Iterable[FieldProblem], *, action: str | None = None) -> FieldValidationError:
+        found = tuple(problems)
+        lines = "\n".join(f"  - {p.name}: {p.message}" for p in found)
+        head = f"invalid arguments for {action}" if action else "invalid arguments"
+        message = f"{head} ({len(found)} problem(s), nothing was sent):\n{lines}"
+        self: FieldValidationError = super().__new__(cls, message, found)
+        self.problems = found
+        self.action = action
+        return self
 
     def __init__(self, problems: Iterable[FieldProblem], *, action: str | None = None) -> None:
-        self.problems = tuple(problems)
-        self.action = action
-        lines = "\n".join(f"  - {p.name}: {p.message}" for p in self.problems)
-        head = f"invalid arguments for {action}" if action else "invalid arguments"
-        super().__init__(f"{head} ({len(self.problems)} problem(s), nothing was sent):\n{lines}")
+        super().__init__(self.message, self.problems)
         for problem in self.problems:
-            # Python 3.11+: the per-field notes show in tracebacks, as attrs/cattrs do it.
-            add_note = getattr(self, "add_note", None)
-            if add_note is not None:
-                add_note(f"{problem.name}: {problem.message}")
+            add_note = getattr(problem, "add_note", None)  # Python 3.11+
+            if add_note is not None and not getattr(problem, "__notes__", None):
+                add_note(f"while validating field {problem.name!r}" + (f" of {action}" if action else ""))
+
+    def derive(self, excs: Sequence[FieldProblem]) -> FieldValidationError:  # type: ignore[override]
+        """The same error over a subset of problems (``split``/``subgroup`` keep the type)."""
+        return FieldValidationError(excs, action=self.action)
+
+    def __str__(self) -> str:
+        return str(self.message)
 
     @property
     def names(self) -> tuple[str, ...]:

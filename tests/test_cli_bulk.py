@@ -18,6 +18,7 @@ import pytest
 from loop_async._cli.bulk import Row, classify, read_done, read_rows
 from loop_async.cli import main
 from loop_async.errors import (
+    FieldProblem,
     FieldValidationError,
     LoopTimeoutError,
     NotFoundError,
@@ -98,7 +99,7 @@ def test_rows_of_per_row_actions_are_keyed_by_line_and_id(tmp_path: Path) -> Non
         (TransportError("refused", request_sent=False), "failed"),
         (TransportError("reset", request_sent=None), "unknown"),
         (LoopTimeoutError("slow", request_sent=True), "unknown"),
-        (FieldValidationError([]), "failed"),
+        (FieldValidationError([FieldProblem("reason", "too long")]), "failed"),
         (asyncio.CancelledError(), "unknown"),
     ],
 )

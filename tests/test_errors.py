@@ -55,3 +55,21 @@ def test_api_error_text() -> None:
     error = ServerError("boom", status=503, codes=["X"], request_id="r1")
     assert str(error) == "HTTP 503 X: boom [request id r1]"
     assert isinstance(error, LoopAPIError) and error.code == "X"
+
+
+def test_field_validation_error_is_an_exception_group_with_a_note_per_field() -> None:
+    error = FieldValidationError([FieldProblem("a", "bad"), FieldProblem("b", "worse")], action="demo")
+    assert isinstance(error, ExceptionGroup)
+    assert list(error.exceptions) == [FieldProblem("a", "bad"), FieldProblem("b", "worse")]
+    assert error.exceptions[0].__notes__ == ["while validating field 'a' of demo"]
+    only_a, rest = error.split(lambda problem: isinstance(problem, FieldProblem) and problem.name == "a")
+    assert isinstance(only_a, FieldValidationError)
+    assert only_a.names == ("a",)
+    assert rest is not None
+    assert rest.names == ("b",)
+    caught: list[str] = []
+    try:
+        raise error
+    except* FieldProblem as group:
+        caught = [problem.name for problem in group.exceptions]  # type: ignore[union-attr]
+    assert caught == ["a", "b"]
