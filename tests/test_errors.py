@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import loop_async.errors as errors_module
 from loop_async.errors import (
     DecodeError,
@@ -58,18 +60,14 @@ def test_api_error_text() -> None:
 
 
 def test_field_validation_error_is_an_exception_group_with_a_note_per_field() -> None:
+    # Written without ``except*`` so that this module still parses on Python 3.10.
     error = FieldValidationError([FieldProblem("a", "bad"), FieldProblem("b", "worse")], action="demo")
-    assert isinstance(error, ExceptionGroup)
+    assert isinstance(error, errors_module._ExceptionGroup)
     assert list(error.exceptions) == [FieldProblem("a", "bad"), FieldProblem("b", "worse")]
-    assert error.exceptions[0].__notes__ == ["while validating field 'a' of demo"]
+    if sys.version_info >= (3, 11):
+        assert error.exceptions[0].__notes__ == ["while validating field 'a' of demo"]
     only_a, rest = error.split(lambda problem: isinstance(problem, FieldProblem) and problem.name == "a")
     assert isinstance(only_a, FieldValidationError)
     assert only_a.names == ("a",)
     assert rest is not None
     assert rest.names == ("b",)
-    caught: list[str] = []
-    try:
-        raise error
-    except* FieldProblem as group:
-        caught = [problem.name for problem in group.exceptions]  # type: ignore[union-attr]
-    assert caught == ["a", "b"]
