@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import attrs
 
+from loop_async import bulk
 from loop_async.client import LoopClient
-from loop_async.errors import LoopError
 from loop_async.hypermedia import Navigator
 from loop_async.models import DraftReturnResponse, Field, FieldType, Link
 
@@ -78,7 +78,7 @@ def choose_values(rng: random.Random) -> Callable[[Navigator[Any], Link], dict[s
     return policy
 
 
-async def _bounded(
+async def _run_stage(
     items: list[T],
     work: Callable[[T], Awaitable[None]],
     concurrency: int,
@@ -86,22 +86,18 @@ async def _bounded(
     progress: ProgressCallback | None,
     errors: Counter[str],
 ) -> None:
-    """Run ``work`` for every item, ``concurrency`` at a time; count failures by error type."""
-    semaphore = asyncio.Semaphore(concurrency)
-    done = 0
+    """Run ``work`` for every item with the bulk runner; count failures by error type."""
 
-    async def one(item: T) -> None:
-        nonlocal done
-        async with semaphore:
-            try:
-                await work(item)
-            except LoopError as exc:
-                errors[f"{stage}: {type(exc).__name__}"] += 1
-        done += 1
+    def report(snapshot: bulk.Progress) -> None:
         if progress is not None:
-            progress(stage, done, len(items))
+            progress(stage, snapshot.done, len(items))
 
-    await asyncio.gather(*(one(item) for item in items))
+    async with bulk.run(
+        items, work, concurrency=concurrency, ordered=False, total=len(items), on_progress=report
+    ) as job:
+        async for outcome in job:
+            if not outcome.ok:
+                errors[f"{stage}: {type(outcome.error).__name__}"] += 1
 
 
 def _inject_faults(server: Any) -> None:
@@ -128,7 +124,7 @@ async def run_demo(
 ) -> DemoSummary:
     """Run the whole demo against a fresh in-process fake server and return its summary.
 
-    With ``faults`` the server answers some requests with 429, 502 and 503 first, as Loop does
+    With ``faults`` the server answers some requests with 429 and 503 first, as Loop does
     under load, so the demo shows the client's retries at work.
     """
     from loop_async.testing import FakeLoopServer  # the demo needs the server; the SDK does not
@@ -164,7 +160,7 @@ async def run_demo(
                 return_ids.append(draft.return_id)
                 order_of[draft.return_id] = order
 
-        await _bounded(list(range(drafts)), build_draft, concurrency, "drafts", progress, errors)
+        await _run_stage(list(range(drafts)), build_draft, concurrency, "drafts", progress, errors)
 
         to_flag = set(return_ids[::5])  # every fifth return needs a human look
         counts: Counter[str] = Counter()
@@ -182,7 +178,7 @@ async def run_demo(
                 await loop.returns.process(return_id, {"source": "loop-async demo"})
                 counts["processed"] += 1
 
-        await _bounded(return_ids, act, concurrency, "returns", progress, errors)
+        await _run_stage(return_ids, act, concurrency, "returns", progress, errors)
         side_effects = Counter(action for (action, _), n in server.side_effects.items() for _ in range(n))
         stats = loop.stats
         faults_fired = len(server.faults.fired)
@@ -273,6 +269,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choices (default 0)")
     parser.add_argument(
-        "--no-faults", action="store_true", help="do not make the fake server answer some requests with 429/502/503"
+        "--no-faults", action="store_true", help="do not make the fake server answer some requests with 429/503"
     )
     parser.set_defaults(handler=_run)
