@@ -11,9 +11,9 @@ PACKAGE = "loop_async"
 SOURCES = ["loop_async", "tests", "benchmarks", "noxfile.py"]
 
 
-@nox.session
+@nox.session(python=["3.10", "3.11", "3.12", "3.13"])
 def tests(session: nox.Session) -> None:
-    """Run the test suite (warnings are errors; see pyproject.toml)."""
+    """Run the test suite on every supported Python found (warnings are errors; see pyproject.toml)."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "pytest", *session.posargs)
 

@@ -159,7 +159,9 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_unstructure_hook(Decimal, str)
     conv.register_unstructure_hook(datetime, _unstructure_datetime)
-    conv.register_structure_hook(Any, lambda value, _: value)
+    conv.register_structure_hook_func(
+        lambda t: t is Any, lambda value, _: value
+    )  # by predicate: Python 3.10 cannot dispatch on Any
 
     def tuple_or_empty(tp: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
         inner = homogenous_tuple_structure_factory(tp, conv)
