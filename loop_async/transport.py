@@ -21,7 +21,7 @@ import attrs
 from yarl import URL
 
 from loop_async import _json
-from loop_async._protocol import build_api_error, parse_error_body, request_id_from
+from loop_async._protocol import ParsedError, build_api_error, parse_error_body, request_id_from
 from loop_async.errors import (
     ClientClosedError,
     DecodeError,
@@ -275,7 +275,7 @@ class Transport:
                 if response.status < 400:
                     if self.limiter is not None:
                         self.limiter.observe(response.status, None)
-                    return self._record(self._check_success(response))
+                    return self._check_success(self._record(response))
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if self.limiter is not None:
                     # Never pause the limiter longer than the policy would wait: a Retry-After
@@ -288,7 +288,7 @@ class Transport:
                     retry_unsafe=retry_unsafe,
                 )
                 if not decision.retry:
-                    raise self._api_error(self._record(response), retry_after)
+                    raise self._api_error(self._record(response), parse_error_body(response.data), retry_after)
                 logger.debug("%s %s -> %d; retrying (%s)", method, url, response.status, decision.reason)
             retries += 1
             self.retries += 1
@@ -407,15 +407,16 @@ class Transport:
 
     def _check_success(self, response: Response) -> Response:
         """A 2xx whose body is one of Loop's error shapes is a failure, not a success."""
-        if parse_error_body(response.data) is not None:
-            raise self._api_error(response, None)
+        parsed = parse_error_body(response.data)
+        if parsed is not None:
+            raise self._api_error(response, parsed, None)
         return response
 
     @staticmethod
-    def _api_error(response: Response, retry_after: float | None) -> LoopAPIError:
+    def _api_error(response: Response, parsed: ParsedError | None, retry_after: float | None) -> LoopAPIError:
         return build_api_error(
             response.status,
-            parse_error_body(response.data),
+            parsed,
             fallback_message=_excerpt(response.content) or f"HTTP {response.status}",
             method=response.method,
             url=response.url,

@@ -409,3 +409,15 @@ async def test_capture_responses_reaches_the_raw_response_of_model_calls(
     with capture_responses() as seen:
         await client.returns.deep_link(order_name="#1", zip="1")
     assert [(r.status, r.request_id) for r in seen] == [(200, "rid-9")]
+
+
+async def test_capture_responses_includes_the_answers_that_raised(client: LoopClient, scripted: ScriptedServer) -> None:
+    from loop_async import capture_responses
+
+    scripted.answer(PROCESS, {"errors": {"message": "no", "code": "UNPROCESSABLE_RETURN"}}, status=200)
+    scripted.answer(PROCESS, {"message": "gone"}, status=404)
+    with capture_responses() as seen:
+        for _ in range(2):
+            with pytest.raises(LoopAPIError):
+                await client.returns.process(7)
+    assert [r.status for r in seen] == [200, 404]
