@@ -247,6 +247,10 @@ class FieldProblem(LoopError, ValueError):
     def __repr__(self) -> str:
         return f"FieldProblem({self.name!r}, {self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException would rebuild from ``args`` (the joined text): rebuild from the parts.
+        return (FieldProblem, (self.name, self.message), {"__notes__": getattr(self, "__notes__", [])})
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FieldProblem) and (self.name, self.message) == (other.name, other.message)
 
@@ -267,6 +271,8 @@ class FieldValidationError(_ExceptionGroup, LoopError, ValueError):
 
     def __new__(cls, problems: Iterable[FieldProblem], *, action: str | None = None) -> FieldValidationError:
         found = tuple(problems)
+        if not found:
+            raise ValueError("FieldValidationError needs at least one FieldProblem")
         lines = "\n".join(f"  - {p.name}: {p.message}" for p in found)
         head = f"invalid arguments for {action}" if action else "invalid arguments"
         message = f"{head} ({len(found)} problem(s), nothing was sent):\n{lines}"
@@ -282,6 +288,10 @@ class FieldValidationError(_ExceptionGroup, LoopError, ValueError):
             if add_note is not None and not getattr(problem, "__notes__", None):
                 add_note(f"while validating field {problem.name!r}" + (f" of {action}" if action else ""))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the problems (pickle, copy), not from ``args``.
+        return (_rebuild_field_validation_error, (self.problems, self.action))
+
     def derive(self, excs: Sequence[FieldProblem]) -> FieldValidationError:  # type: ignore[override]
         """The same error over a subset of problems (``split``/``subgroup`` keep the type)."""
         return FieldValidationError(excs, action=self.action)
@@ -293,6 +303,10 @@ class FieldValidationError(_ExceptionGroup, LoopError, ValueError):
     def names(self) -> tuple[str, ...]:
         """The names of the bad fields, in order."""
         return tuple(p.name for p in self.problems)
+
+
+def _rebuild_field_validation_error(problems: Sequence[FieldProblem], action: str | None) -> FieldValidationError:
+    return FieldValidationError(problems, action=action)
 
 
 class RelNotAvailableError(LoopError, LookupError):

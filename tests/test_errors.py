@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 import loop_async.errors as errors_module
 from loop_async.errors import (
     DecodeError,
@@ -71,3 +73,19 @@ def test_field_validation_error_is_an_exception_group_with_a_note_per_field() ->
     assert only_a.names == ("a",)
     assert rest is not None
     assert rest.names == ("b",)
+
+
+def test_field_validation_errors_survive_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    error = FieldValidationError([FieldProblem("a", "bad")], action="demo")
+    for clone in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
+        assert isinstance(clone, FieldValidationError)
+        assert (clone.names, clone.action, str(clone)) == (error.names, error.action, str(error))
+    assert pickle.loads(pickle.dumps(FieldProblem("b", "worse"))) == FieldProblem("b", "worse")
+
+
+def test_a_field_validation_error_needs_a_problem() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        FieldValidationError([])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,25 @@ def test_linkset_family_member_and_lookup() -> None:
         links["set-reasonabel"]
     assert len(links) == 6
     assert not LinkSet([])
+
+
+def test_a_format_subclass_that_reads_links_its_own_way_is_honoured() -> None:
+    """The decoded resource's links are reused only for the plain Loop format."""
+    from loop_async import LoopClient
+    from loop_async._convert import structure
+    from loop_async.hypermedia import Navigator
+    from loop_async.models import DraftReturnResponse
+
+    class RequiredOnly(LoopLinksFormat):
+        def links(self, data: Any) -> tuple[Link, ...]:
+            return tuple(link for link in super().links(data) if link.is_required)
+
+    data = json.loads((Path(__file__).parent / "data" / "draft-return-response.json").read_text())
+    data["links"] = [dict(data["links"][0], rel="a"), dict(data["links"][0], rel="b", is_required=False)]
+    client = LoopClient("k")
+
+    def decode(d: Any) -> DraftReturnResponse:
+        return structure(d, DraftReturnResponse)
+
+    assert Navigator(client.transport, data, format=LoopLinksFormat(), decode=decode).rels == ("a", "b")
+    assert Navigator(client.transport, data, format=RequiredOnly(), decode=decode).rels == ("a",)

@@ -382,3 +382,24 @@ async def test_fake_server_asn(fake: FakeLoopServer, fake_loop: LoopClient) -> N
     rows = await fake_loop.returns.asn(T0, T0 + timedelta(days=1))
     assert [row.return_id for row in rows] == [rid]
     assert rows[0].extra.get("title")  # a column the model does not name is kept
+
+
+async def test_a_return_that_drifts_onto_the_next_page_is_yielded_once() -> None:
+    """Pages drift when returns change while they are read (filter=updated_at)."""
+    stamp = "2026-01-10 10:00:00"
+    pages = {
+        None: ([{"id": 7, "updated_at": stamp}], "second"),
+        "second": ([{"id": 7, "updated_at": stamp}, {"id": 8, "updated_at": stamp}], None),
+    }
+
+    async def listing(request: web.Request) -> web.Response:
+        returns, following = pages[request.query.get("cursor")]
+        next_url = str(request.url.update_query(cursor=following)) if following else None
+        return web.json_response({"returns": returns, "nextPageUrl": next_url, "previousPageUrl": None})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/warehouse/return/list", listing)
+    async with TestServer(app) as server, LoopClient("k", base_url=server.make_url("/"), rate_limit=None) as loop:
+        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        ids = [r.id async for r in loop.returns.list(start, start + timedelta(days=30), filter="updated_at")]
+    assert ids == [7, 8]

@@ -334,12 +334,15 @@ class ReturnsResource:
         page_size: int,
     ) -> AsyncIterator[Return]:
         # Windows share their boundary second (Loop's range is inclusive), so a return stamped
-        # in that second comes in both windows. Only those ids are carried to the next window
-        # (memory stays bounded on a multi-year export); a return without the stamp is carried
-        # too, since where it falls cannot be told.
+        # in that second comes in both windows. Only those ids are carried to the next window,
+        # so memory is bounded by one window on a multi-year export; a return without the
+        # stamp is carried too, since where it falls cannot be told.
         carried: set[int] = set()
         url = self._transport.url("warehouse", "return", "list")
         for window_start, window_end in split_windows(start, end, MAX_WINDOW):
+            # Within a window every id is remembered: pages can drift when returns change while
+            # they are read (filter=updated_at), so one return may show on two pages.
+            seen: set[int] = set()
             on_boundary: set[int] = set()
             for state in states:
                 params = {
@@ -352,8 +355,9 @@ class ReturnsResource:
                 if state is not None:
                     params["state"] = state
                 async for ret in self._pages(url, params):
-                    if ret.id in carried or ret.id in on_boundary:
+                    if ret.id in carried or ret.id in seen:
                         continue
+                    seen.add(ret.id)
                     stamp = ret.updated_at if filter == "updated_at" else ret.created_at
                     if stamp is None or stamp.replace(microsecond=0) >= window_end:
                         on_boundary.add(ret.id)
