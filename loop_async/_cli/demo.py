@@ -1,10 +1,11 @@
 """``loop-async demo``: a realistic job against the embedded fake Loop server.
 
 It starts :class:`~loop_async.testing.FakeLoopServer` in-process, then, through the public
-SDK only: builds N draft returns step by step, choosing every value from the draft's own
-``links[]`` fields (nothing about Loop's flow is hard-coded: the policy below would drive any
-state machine), submits them, and then processes, flags, notes and deep-links the returns at
-bounded concurrency. It ends with a summary.
+SDK only: builds N draft returns step by step, choosing every value from the fields of the
+links each draft offers (Loop's ``links[]``, or HAL-FORMS with ``--api-version 2026-10``;
+nothing about Loop's flow is hard-coded: the policy below would drive any state machine),
+submits them, and then processes, flags, notes and deep-links the returns at bounded
+concurrency. It ends with a summary.
 """
 
 from __future__ import annotations
@@ -121,11 +122,13 @@ async def run_demo(
     seed: int = 0,
     faults: bool = True,
     progress: ProgressCallback | None = None,
+    api_version: str = "v1",
 ) -> DemoSummary:
     """Run the whole demo against a fresh in-process fake server and return its summary.
 
     With ``faults`` the server answers some requests with 429 and 503 first, as Loop does
-    under load, so the demo shows the client's retries at work.
+    under load, so the demo shows the client's retries at work. ``api_version`` is the API
+    version the client speaks (``2026-10`` builds the drafts from HAL-FORMS templates).
     """
     from loop_async.testing import FakeLoopServer  # the demo needs the server; the SDK does not
 
@@ -142,6 +145,7 @@ async def run_demo(
             rate_limit=None,
             max_concurrency=concurrency,
             max_retries=_DEMO_RETRIES,
+            api_version=api_version,
         ) as loop,
     ):
         policy = choose_values(rng)
@@ -254,6 +258,7 @@ def _run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 faults=not args.no_faults,
                 progress=on_progress,
+                api_version=args.api_version,
             )
         )
     finally:
@@ -270,5 +275,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed for the choices (default 0)")
     parser.add_argument(
         "--no-faults", action="store_true", help="do not make the fake server answer some requests with 429/503"
+    )
+    parser.add_argument(
+        "--api-version", default="v1", help="API version to speak, e.g. v1, 2026-07 or 2026-10 (default v1)"
     )
     parser.set_defaults(handler=_run)

@@ -6,6 +6,10 @@ draft past its expiry (or expired by the test) is ``expired``. Terminal states h
 Every refused transition answers 409 ``invalid-state-transition`` in Loop's draft-error shape;
 bad input answers 422 ``validation-failed`` (or a more specific kebab-case code).
 
+Two renderings of the same envelope: :meth:`DraftMachine.render` with Loop's ``links[]`` (API
+``v1``/``2026-07``) and :meth:`DraftMachine.render_hal_forms` with HAL-FORMS ``_links`` and
+``_templates`` (``2026-10``), both from the one list of links :meth:`DraftMachine.links` gives.
+
 Partial failure (200 with data and a non-empty ``errors[]``): ``add-cart-item`` given a list
 ``variant_ids`` adds the available variants and reports each unavailable one as a
 ``product-variant-unavailable`` entry (none available: 422). A single unavailable
@@ -75,7 +79,17 @@ from loop_async.testing.store import (
     Store,
 )
 
-__all__ = ["CANCELLED", "CREATED", "EXPIRED", "FINALIZED", "SUBMITTED", "TERMINAL_STATES", "DraftMachine"]
+__all__ = [
+    "CANCELLED",
+    "CREATED",
+    "EXPIRED",
+    "FINALIZED",
+    "SUBMITTED",
+    "TERMINAL_STATES",
+    "DraftMachine",
+    "hal_property",
+    "hal_template",
+]
 
 CREATED = "created"
 FINALIZED = "returning-items-finalized"
@@ -682,3 +696,54 @@ class DraftMachine:
             errors=tuple(errors),
         )
         return unstructure(response)
+
+    def render_hal_forms(self, draft: FakeDraft, api_root: URL, errors: Sequence[ApiErrorEntry] = ()) -> Any:
+        """The same envelope in HAL-FORMS (API ``2026-10``): ``links`` becomes ``_links`` + ``_templates``.
+
+        ``draft_return``, ``context`` and ``errors`` are those of :meth:`render`; ``_links`` holds
+        ``self`` (the draft's GET URL) and ``_templates`` one template per link of :meth:`links`,
+        keyed by rel (see :func:`hal_template`). A terminal state has no templates.
+        """
+        body = unstructure(
+            DraftReturnResponse(draft_return=self.draft_model(draft), context=self.context(draft), errors=tuple(errors))
+        )
+        del body["links"]
+        return {
+            "draft_return": body.pop("draft_return"),
+            "context": body.pop("context"),
+            "_links": {"self": {"href": str(api_root / "draft-returns" / str(draft.id))}},
+            "_templates": {link.rel: hal_template(link) for link in self.links(draft, api_root)},
+            **body,  # errors, and any envelope key the model gains later
+        }
+
+
+# HAL-FORMS property types are HTML input types: the two with an HTML name use it, the others
+# ("int", "enum", "object", "array") keep the links[] name, which HalFormsFormat reads back as is.
+_HAL_INPUT_TYPES = {FieldType.STRING: "text", FieldType.BOOL: "checkbox"}
+
+
+def hal_property(field: Field) -> dict[str, Any]:
+    """One ``links[]`` field as a HAL-FORMS property (``allowed_values`` → ``options.inline``, description → prompt)."""
+    prop: dict[str, Any] = {"name": field.name, "required": field.is_required}
+    if field.type is not None:
+        prop["type"] = _HAL_INPUT_TYPES.get(field.type, field.type.value)
+    if field.description is not None:
+        prop["prompt"] = field.description
+    if field.allowed_values is not None:
+        prop["options"] = {"inline": list(field.allowed_values)}
+    return prop
+
+
+def hal_template(link: Link) -> dict[str, Any]:
+    """One ``links[]`` link as a HAL-FORMS template (``description`` → ``title``, ``href`` → ``target``).
+
+    HAL-FORMS has no "required action" flag: a required link gets ``"required": true`` on the
+    template, the extension :class:`~loop_async.hypermedia.HalFormsFormat` reads.
+    """
+    template: dict[str, Any] = {"method": link.method, "contentType": "application/json", "target": link.href}
+    if link.description is not None:
+        template["title"] = link.description
+    template["properties"] = [hal_property(field) for field in link.fields]
+    if link.is_required:
+        template["required"] = True
+    return template

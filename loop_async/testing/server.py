@@ -1,7 +1,9 @@
 """``FakeLoopServer``: an in-process aiohttp.web imitation of Loop's API for tests and demos.
 
 Routing, auth (``X-Authorization`` and scopes), the per-key rate limit, fault injection, the
-request log, and the return-action / draft / return-data / webhook handlers. The data lives in
+request log, and the return-action / draft / return-data / webhook handlers. Every route is
+served under each of :data:`API_VERSIONS` alike, except that ``2026-10`` answers draft returns in
+HAL-FORMS (``application/prs.hal-forms+json``) instead of ``links[]``. The data lives in
 :mod:`.store`, the draft state machine in :mod:`.draft_machine`, delivery in :mod:`.webhooks`.
 """
 
@@ -40,6 +42,8 @@ from loop_async.testing.webhooks import WebhookDelivery, WebhookDispatcher
 __all__ = [
     "ALL_SCOPES",
     "API_VERSIONS",
+    "HAL_FORMS_CONTENT_TYPE",
+    "HAL_FORMS_VERSIONS",
     "SCOPE_DEVELOPER_TOOLS",
     "SCOPE_DRAFT_RETURNS",
     "SCOPE_ORDERS",
@@ -55,7 +59,10 @@ SCOPE_ORDERS = "Orders"
 SCOPE_DRAFT_RETURNS = "Draft Returns"
 SCOPE_DEVELOPER_TOOLS = "Developer Tools"
 ALL_SCOPES: tuple[str, ...] = (SCOPE_RETURNS, SCOPE_ORDERS, SCOPE_DRAFT_RETURNS, SCOPE_DEVELOPER_TOOLS)
-API_VERSIONS: tuple[str, ...] = ("v1", "2026-07")
+API_VERSIONS: tuple[str, ...] = ("v1", "2026-07", "2026-10")
+#: Versions whose draft returns answer in HAL-FORMS (the others in Loop's ``links[]``).
+HAL_FORMS_VERSIONS = frozenset({"2026-10"})
+HAL_FORMS_CONTENT_TYPE = "application/prs.hal-forms+json"
 DEFAULT_API_KEY = "test-key"
 CLOSED_STATES = frozenset({"closed", "cancelled", "expired"})
 WEBHOOK_TOPICS = frozenset(
@@ -711,7 +718,11 @@ class FakeLoopServer:
     # -- draft returns ---------------------------------------------------------------------
 
     def _render(self, request: web.Request, draft: FakeDraft, errors: Any = ()) -> web.Response:
-        return json_response(self.drafts_machine.render(draft, _api_root(request), errors))
+        api_root = _api_root(request)
+        if api_root.name in HAL_FORMS_VERSIONS:
+            body = _json.dumps(self.drafts_machine.render_hal_forms(draft, api_root, errors))
+            return web.Response(body=body, content_type=HAL_FORMS_CONTENT_TYPE)
+        return json_response(self.drafts_machine.render(draft, api_root, errors))
 
     async def _draft_create(self, request: web.Request) -> web.StreamResponse:
         draft = self.drafts_machine.create(await _json_object(request, required=True))
