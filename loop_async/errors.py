@@ -14,6 +14,8 @@
     │   ├── UnprocessableEntityError . 422
     │   ├── RateLimitError ........... 429, with ``retry_after``
     │   └── ServerError .............. 5xx
+    ├── OutcomeUnknownError .......... an unsafe request may or may not have taken effect: check, don't re-send
+    ├── PartialOutcomeError .......... part of a compound action happened (flagged, but the note failed)
     ├── PartialFailureError .......... a 2xx carrying ``errors[]``, raised only when asked (strict)
     ├── DecodeError .................. the body is not what the reference promises (a ``ValueError``)
     │   └── ResponseTooLargeError .... the body is larger than ``max_response_bytes``
@@ -58,7 +60,9 @@ __all__ = [
     "LoopError",
     "LoopTimeoutError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PartialFailureError",
+    "PartialOutcomeError",
     "PermissionDeniedError",
     "RateLimitError",
     "RelNotAvailableError",
@@ -168,6 +172,11 @@ class LoopAPIError(LoopError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status}, codes={self.codes!r}, message={self.message!r})"
 
+    #: ``True`` when an earlier attempt of this request may have reached Loop (the transport
+    #: retried an idempotent request after a drop or a 502/504): this answer may describe
+    #: the state after that attempt acted, e.g. a 404 for a DELETE whose first attempt worked.
+    replayed: bool = False
+
 
 class BadRequestError(LoopAPIError):
     """400: Loop rejected the request as malformed."""
@@ -203,6 +212,55 @@ class RateLimitError(LoopAPIError):
 
 class ServerError(LoopAPIError):
     """5xx: Loop failed. A POST that got one may still have taken effect."""
+
+
+class OutcomeUnknownError(LoopError):
+    """An unsafe request may have taken effect, and the SDK could not find out whether it did.
+
+    Loop has no idempotency key, so the SDK does not send it again on its own: check the
+    resource (``navigator`` holds a fresh read when one was made) and decide. ``error`` is
+    what happened to the request (a timeout, a reset, a 5xx); ``method`` and ``url`` name it;
+    ``request_sent`` is always ``True`` (or at least: not known to be ``False``).
+    """
+
+    request_sent = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: LoopError,
+        method: str | None = None,
+        url: URL | None = None,
+        navigator: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error = error
+        self.method = method
+        self.url = url
+        self.navigator = navigator
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.url})" if self.method and self.url else ""
+        return f"{self.message}{where}: {self.error}"
+
+
+class PartialOutcomeError(LoopError):
+    """Part of a compound action took effect and the rest failed; do not simply retry it all.
+
+    ``done`` is the result of the part that happened (e.g. the flag's
+    :class:`~loop_async.ActionResult`), ``error`` the failure of the rest (e.g. the note).
+    """
+
+    def __init__(self, message: str, *, done: object, error: BaseException) -> None:
+        super().__init__(message)
+        self.message = message
+        self.done = done
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.error}"
 
 
 class PartialFailureError(LoopError):

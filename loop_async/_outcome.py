@@ -1,0 +1,112 @@
+"""The one rule for uncertain outcomes: may a request that failed have taken effect at Loop?
+
+Pure code, no I/O. Loop has no idempotency key, so the SDK never re-sends an unsafe request
+whose outcome it cannot know; this module says when that is. The transport's retry decision
+(:mod:`loop_async.retry`), the navigator's reconciliation, the return actions, bulk jobs, the
+CLI and the Temporal activities all ask it, so they cannot disagree.
+
+The rule, for a request whose method is not idempotent:
+
+- **nothing happened** when it was never sent (refused before sending, connection not opened,
+  rate-limit wait exceeded), or Loop answered and the answer is a refusal: a 4xx, a 429 or a
+  503 (Loop sheds load before acting), or an error body sent with HTTP 200;
+- **it may have happened** when it was sent and no answer was read (timeout, reset), the answer
+  was a 5xx other than 503, or a 2xx whose body could not be read; also when the caller was
+  cancelled while it was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from enum import Enum
+from typing import Final
+
+from loop_async.errors import (
+    ClientClosedError,
+    DecodeError,
+    FieldValidationError,
+    LoopAPIError,
+    OutcomeUnknownError,
+    PartialOutcomeError,
+    RelNotAvailableError,
+    TransportError,
+    UnsafeLinkError,
+)
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "REFUSED_STATUSES",
+    "SAFE_METHODS",
+    "OutcomeKind",
+    "classify",
+    "is_idempotent",
+    "may_have_taken_effect",
+    "status_may_have_acted",
+]
+
+#: Methods that change nothing: their failure is always "nothing happened".
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Methods whose repetition is harmless (HTTP's definition); the transport may retry them.
+IDEMPOTENT_METHODS: Final = SAFE_METHODS | {"PUT", "DELETE"}
+#: 5xx statuses Loop answers before it acts (load shedding), besides every 4xx.
+REFUSED_STATUSES: Final = frozenset({429, 503})
+
+# Raised before anything was sent: the arguments, the link or the client were refused locally.
+_NEVER_SENT: Final = (FieldValidationError, RelNotAvailableError, UnsafeLinkError, ClientClosedError)
+
+
+class OutcomeKind(str, Enum):
+    """How one item of a job ended, as far as a retry is concerned."""
+
+    OK = "ok"  #: the action took effect
+    FAILED = "failed"  #: nothing happened: safe to retry
+    UNKNOWN = "unknown"  #: it may have happened: check before retrying
+    PARTIAL = "partial"  #: part of it happened (e.g. flagged, but the note failed)
+
+
+def is_idempotent(method: str) -> bool:
+    """Whether repeating ``method`` is harmless (GET, HEAD, OPTIONS, PUT, DELETE)."""
+    return method.upper() in IDEMPOTENT_METHODS
+
+
+def status_may_have_acted(status: int) -> bool:
+    """Whether an error answer with HTTP ``status`` leaves open that Loop acted (5xx but 503)."""
+    return status >= 500 and status not in REFUSED_STATUSES
+
+
+def may_have_taken_effect(error: BaseException) -> bool:
+    """Whether the request that raised ``error`` may have taken effect at Loop.
+
+    Answers for the request as sent, whatever its method; callers that know the method is
+    safe (a GET) need not ask. Anything this rule does not know (an exception from the
+    caller's own code) counts as "may have": a wrong "no" could repeat a refund.
+    """
+    if isinstance(error, PartialOutcomeError | OutcomeUnknownError):
+        return True
+    if isinstance(error, _NEVER_SENT):
+        return False
+    if isinstance(error, TransportError):
+        return error.request_sent is not False
+    if isinstance(error, LoopAPIError):
+        return status_may_have_acted(error.status) or error.replayed
+    if isinstance(error, DecodeError):
+        # Loop answered; a 2xx that could not be read probably did what it was asked.
+        return error.status is None or error.status < 400 or status_may_have_acted(error.status)
+    return True  # includes asyncio.CancelledError: interrupted in flight
+
+
+def classify(error: BaseException | None) -> OutcomeKind:
+    """The outcome kind of an item that ended with ``error`` (``None``: it succeeded).
+
+    A failed read (GET) is always ``failed``: it changed nothing.
+    """
+    if error is None:
+        return OutcomeKind.OK
+    if isinstance(error, PartialOutcomeError):
+        return OutcomeKind.PARTIAL
+    method = getattr(error, "method", None)
+    if isinstance(method, str) and method.upper() in SAFE_METHODS and not isinstance(error, OutcomeUnknownError):
+        return OutcomeKind.FAILED
+    if isinstance(error, asyncio.CancelledError):
+        return OutcomeKind.UNKNOWN
+    return OutcomeKind.UNKNOWN if may_have_taken_effect(error) else OutcomeKind.FAILED
