@@ -30,7 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from loop_async.errors import DecodeError
 from loop_async.models._enum import OpenEnum
-from loop_async.models.common import ApiErrorEntry, Money
+from loop_async.models.common import ApiErrorEntry
 from loop_async.models.return_data import AsnRow, Return, ReturnsPage
 from loop_async.models.webhooks import EVENT_TYPES, ReturnEvent, UnknownWebhookEvent, WebhookTopic, WebhookTrigger
 
@@ -133,9 +133,184 @@ def _model_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, Any], 
     return _objects_only(base)
 
 
+# --- generated structuring code ----------------------------------------------------------
+#
+# cattrs' generated hooks build each object through the class's ``__init__``; for a frozen
+# attrs class that is one ``object.__setattr__`` per field behind attrs' frozen guard, and a
+# hook call per field. For the hot path the converter generates, once per class, a function
+# that reads each key, converts it inline when the JSON value is already of the right type
+# (an exact ``int``, ``str`` or ``bool``, a known enum string, a list of objects), calls the
+# converter's own hook otherwise, and stores the result straight into the instance's slot
+# (``object.__new__`` + the slot descriptor). The classes stay frozen for their users; only
+# this construction bypasses the guard, and it fills every field exactly as ``__init__``
+# would (same defaults, same hooks). Anything the generator does not cover (validators,
+# converters, ``__attrs_post_init__``, fields outside ``__init__``, dict-based classes)
+# keeps cattrs' own hook. Whatever the fast path refuses is diagnosed by the detailed
+# converter, which still goes through cattrs, so a ``DecodeError`` names the same field.
+
+_MISSING: Any = object()
+_SCALARS = (int, str, bool)
+_generating: set[type[Any]] = set()  # classes whose function is being written (for self-reference)
+
+
+def _can_generate(cls: type[Any]) -> bool:
+    if "__slots__" not in cls.__dict__ or hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+        return False
+    for a in attrs.fields(cls):
+        if not a.init or a.validator is not None or a.converter is not None:
+            return False
+        if isinstance(a.default, attrs.Factory) and a.default.takes_self:  # type: ignore[arg-type]
+            return False
+        if not isinstance(getattr(cls, a.name, None), types.MemberDescriptorType):
+            return False
+    return True
+
+
+class _Generator:
+    """Writes the structuring function of one attrs class (see the block comment above)."""
+
+    def __init__(self, conv: cattrs.Converter, fast: dict[type[Any], Callable[..., Any]]) -> None:
+        self._conv = conv
+        self._fast = fast  # class -> generated function (callable with one argument)
+        self._names: dict[str, Any] = {"new": object.__new__, "Mapping": Mapping, "MISSING": _MISSING}
+        self._lines: list[str] = []
+
+    def _bind(self, prefix: str, value: Any) -> str:
+        name = f"{prefix}{len(self._names)}"
+        self._names[name] = value
+        return name
+
+    def _hook(self, tp: Any) -> str:
+        if tp in _generating:  # a class that contains itself: look its hook up at call time
+            conv = self._conv
+            return self._bind("h", lambda value, t: conv.get_structure_hook(t)(value, t))
+        return self._bind("h", self._conv.get_structure_hook(tp))
+
+    def _generated(self, tp: Any) -> str | None:
+        """The generated function the converter uses for ``tp`` (one argument suffices), if any."""
+        if not attrs.has(tp) or tp in _generating:
+            return None
+        hook = self._conv.get_structure_hook(tp)  # generates it now if it is not yet
+        return self._bind("g", hook) if self._fast.get(tp) is hook else None
+
+    def _emit(self, indent: str, tp: Any) -> None:
+        """Lines that turn the raw ``v`` into the decoded ``v`` for type ``tp``."""
+        out = self._lines
+        if tp is Any:
+            return
+        if _is_optional(tp):
+            inner = next(arg for arg in typing.get_args(tp) if arg is not type(None))
+            if inner is Any:
+                return
+            if inner in _SCALARS:
+                t = self._bind("t", inner)
+                out.append(f"{indent}if v is not None and type(v) is not {t}:")
+                out.append(f"{indent}    v = {self._hook(inner)}(v, {t})")
+                return
+            out.append(f"{indent}if v is not None:")
+            self._emit(indent + "    ", inner)
+            return
+        if tp in _SCALARS:
+            t = self._bind("t", tp)
+            out.append(f"{indent}if type(v) is not {t}:")
+            out.append(f"{indent}    v = {self._hook(tp)}(v, {t})")
+            return
+        if isinstance(tp, type) and issubclass(tp, OpenEnum):
+            t, members = self._bind("t", tp), self._bind("m", tp._value2member_map_)
+            out.append(f"{indent}e = {members}.get(v) if type(v) is str else None")
+            out.append(f"{indent}v = e if e is not None else {self._hook(tp)}(v, {t})")
+            return
+        t = self._bind("t", tp)
+        if _is_variadic_tuple(tp):
+            item = typing.get_args(tp)[0]
+            out.append(f"{indent}if type(v) is list:")
+            if item is Any:
+                out.append(f"{indent}    v = tuple(v)")
+            elif (one := self._generated(item)) is not None:
+                out.append(f"{indent}    v = tuple(map({one}, v))")
+            else:
+                out.append(f"{indent}    v = tuple([{self._hook(item)}(x, {self._bind('t', item)}) for x in v])")
+            out.append(f"{indent}else:")  # null, or not a list: the converter's tuple hook decides
+            out.append(f"{indent}    v = {self._hook(tp)}(v, {t})")
+            return
+        one = self._generated(tp)
+        if one is not None:
+            out.append(f"{indent}v = {one}(v)")
+            return
+        out.append(f"{indent}v = {self._hook(tp)}(v, {t})")
+
+    def generate(self, cls: type[Any], renames: Mapping[str, str]) -> Callable[..., Any]:
+        fields = attrs.fields(cls)
+        hints = typing.get_type_hints(cls)
+        out = self._lines
+        out.append("def structure(o, _=None):")
+        if all(a.default is not attrs.NOTHING for a in fields):
+            # A class with a required field fails on a non-object anyway (``o["id"]``).
+            out.append("    if type(o) is not dict and not isinstance(o, Mapping):")
+            out.append("        raise TypeError(f'expected an object, got {type(o).__name__}')")
+        out.append(f"    obj = new({self._bind('c', cls)})")
+        for a in fields:
+            key = renames.get(a.name, a.name)
+            tp = hints.get(a.name, Any)
+            store = self._bind("s", getattr(cls, a.name).__set__)
+            default = a.default
+            if default is attrs.NOTHING:
+                out.append(f"    v = o[{key!r}]")
+                self._emit("    ", tp)
+            elif (default is None and (tp is Any or _is_optional(tp))) or (default == () and _is_variadic_tuple(tp)):
+                # Absent and null decode alike here (None, or an empty tuple): one lookup.
+                out.append(f"    v = o.get({key!r})")
+                self._emit("    ", tp)
+            else:
+                out.append(f"    v = o.get({key!r}, MISSING)")
+                out.append("    if v is MISSING:")
+                if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                    out.append(f"        v = {self._bind('f', default.factory)}()")
+                else:
+                    out.append(f"        v = {self._bind('d', default)}")
+                out.append("    else:")
+                self._emit("        ", tp)
+                if out[-1] == "    else:":
+                    out.append("        pass")
+            out.append(f"    {store}(obj, v)")
+        out.append("    return obj")
+        source = "\n".join(out)
+        namespace = dict(self._names)
+        exec(compile(source, f"<loop_async structure {cls.__qualname__}>", "exec"), namespace)
+        function: Callable[..., Any] = namespace["structure"]
+        function.__qualname__ = function.__name__ = f"structure_{cls.__name__}"
+        return function
+
+
+def _generated_hook(
+    cls: type[Any], conv: cattrs.Converter, fast: dict[type[Any], Callable[..., Any]], **renames: str
+) -> Callable[..., Any] | None:
+    """The generated structuring function of ``cls``, or ``None`` when the generator does not cover it."""
+    if cls in fast:
+        return fast[cls]
+    if cls in _generating or not _can_generate(cls):
+        return None
+    _generating.add(cls)
+    try:
+        function = _Generator(conv, fast).generate(cls, renames)
+    except (NameError, TypeError, AttributeError):  # unresolvable annotations: cattrs' own hook decides
+        return None
+    finally:
+        _generating.discard(cls)
+    fast[cls] = function
+    return function
+
+
 def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     # Registered first, so the specific hooks registered below still win for their classes.
-    conv.register_structure_hook_factory(attrs.has, lambda cls: _model_hook(cls, conv))
+    # The hot path generates its own code per class; the detailed one keeps cattrs' (for its errors).
+    fast: dict[type[Any], Callable[..., Any]] = {}
+
+    def model_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        generated = None if conv.detailed_validation else _generated_hook(cls, conv, fast)
+        return generated if generated is not None else _model_hook(cls, conv)
+
+    conv.register_structure_hook_factory(attrs.has, model_hook)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
     # By type: cattrs' built-in ``str`` hook would otherwise turn any JSON value into its repr.
@@ -205,32 +380,13 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_unstructure_hook(
         ApiErrorEntry, make_dict_unstructure_fn(ApiErrorEntry, conv, _cattrs_omit_if_default=True)
     )
-    if not conv.detailed_validation:
-        # Money is most of the objects in a draft return (14 in the reference payload): a direct
-        # path for the usual shape, the generated hook for anything else (and for its errors).
-        money_hook = conv.get_structure_hook(Money)
-
-        def structure_money(value: Any, tp: Any) -> Money:
-            if type(value) is dict:
-                amount, currency = value.get("amount"), value.get("currency")
-                if type(amount) is int and (currency is None or type(currency) is str):
-                    return Money(amount=amount, currency=currency)
-            result: Money = money_hook(value, tp)
-            return result
-
-        conv.register_structure_hook(Money, structure_money)
     # Loop's paginated list uses camelCase for its page links.
-    conv.register_structure_hook(
-        ReturnsPage,
-        _objects_only(
-            make_dict_structure_fn(
-                ReturnsPage,
-                conv,
-                next_page_url=override(rename="nextPageUrl"),
-                previous_page_url=override(rename="previousPageUrl"),
-            )
-        ),
-    )
+    renames = {"next_page_url": "nextPageUrl", "previous_page_url": "previousPageUrl"}
+    page_hook = None if conv.detailed_validation else _generated_hook(ReturnsPage, conv, {}, **renames)
+    if page_hook is None:
+        overrides = {name: override(rename=key) for name, key in renames.items()}
+        page_hook = _objects_only(make_dict_structure_fn(ReturnsPage, conv, **overrides))  # type: ignore[arg-type]
+    conv.register_structure_hook(ReturnsPage, page_hook)
     _configure_return_data_and_webhooks(conv)
     return conv
 
