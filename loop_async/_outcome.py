@@ -21,6 +21,8 @@ import asyncio
 from enum import Enum
 from typing import Final
 
+import attrs
+
 from loop_async.errors import (
     ClientClosedError,
     DecodeError,
@@ -38,8 +40,10 @@ __all__ = [
     "REFUSED_STATUSES",
     "SAFE_METHODS",
     "OutcomeKind",
+    "ReconcilePolicy",
     "classify",
     "is_idempotent",
+    "is_uncertain",
     "may_have_taken_effect",
     "status_may_have_acted",
 ]
@@ -93,6 +97,36 @@ def may_have_taken_effect(error: BaseException) -> bool:
         # Loop answered; a 2xx that could not be read probably did what it was asked.
         return error.status is None or error.status < 400 or status_may_have_acted(error.status)
     return True  # includes asyncio.CancelledError: interrupted in flight
+
+
+def is_uncertain(method: str, error: BaseException) -> bool:
+    """Whether a ``method`` request that raised ``error`` has an outcome the SDK cannot know.
+
+    Reads are never uncertain (they change nothing); an unsafe request is when the rule says
+    it may have taken effect.
+    """
+    return method.upper() not in SAFE_METHODS and may_have_taken_effect(error)
+
+
+@attrs.frozen(kw_only=True)
+class ReconcilePolicy:
+    """How a navigator settles an uncertain follow (see the README, "What happens when Loop doesn't answer").
+
+    After an unsafe follow whose outcome is uncertain, the navigator re-reads the resource up
+    to ``reads`` times, ``interval`` seconds apart, and reports *took effect* as soon as the
+    resource's own state differs from the last state known before the follow. When it never
+    does, it raises :class:`~loop_async.errors.OutcomeUnknownError`: a server still working
+    on the request (a slow one, or one whose effect shows late) cannot be told apart from one
+    that did nothing.
+
+    ``resend_if_unchanged=True`` sends the request once more instead. **Risk:** if the first
+    request is still being worked on, or its effect shows late, the action happens twice (two
+    cart items, two submits). Use it only for actions that are harmless to repeat.
+    """
+
+    reads: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    interval: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    resend_if_unchanged: bool = False
 
 
 def classify(error: BaseException | None) -> OutcomeKind:

@@ -23,9 +23,10 @@ from enum import Enum
 
 import attrs
 
+from loop_async._outcome import IDEMPOTENT_METHODS, REFUSED_STATUSES
+
 __all__ = ["Attempt", "Outcome", "RetryDecision", "RetryPolicy", "parse_retry_after"]
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class Outcome(Enum):
@@ -64,7 +65,7 @@ class RetryPolicy:
     backoff_base: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
     backoff_max: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
     max_retry_after: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
-    safe_statuses: frozenset[int] = frozenset({429, 503})
+    safe_statuses: frozenset[int] = REFUSED_STATUSES
     idempotent_statuses: frozenset[int] = frozenset({502, 504})
 
     def backoff(self, retry_number: int, rng: random.Random | None = None) -> float:

@@ -4,53 +4,14 @@ Generic over the resource type (a ``decode`` function builds it from the JSON) a
 link format (a :class:`~loop_async.hypermedia.formats.LinkFormat`); it names no rel and no
 state of any API. A navigator is an immutable snapshot: following a link returns a new one.
 
-**One writer per key.** Follows on navigators that share a ``key`` (e.g. a draft id) and a
-transport are serialised by one :class:`asyncio.Lock`; different keys run in parallel. Next
-to that lock the navigator keeps the *last state known* for the key: the newest of
-
-- the answer to every follow (made under the lock, so these are in server order), and
-- the answer to every read (:meth:`Navigator.refresh`, :meth:`Navigator.load`) through any
-  navigator of the key, unless a follow of that key completed while the read was on its way
-  (its answer may predate that follow's effect, so it is not newer);
-- failing both, the state the first navigator of the key was built from.
-
-**Uncertain outcomes.** A follow whose method is not safe (anything but GET, HEAD, OPTIONS) has
-an *uncertain* outcome when
-
-- (a) no answer was read although the request may have reached the server (a
-  :class:`~loop_async.errors.TransportError` whose ``request_sent`` is not ``False``), or the
-  answer was a 5xx (:class:`~loop_async.errors.ServerError`); or
-- (b) the answer was an error and the request may have been repeated on the way: the method
-  is one the client stack repeats on its own (PUT, DELETE: the transport retries them after a
-  drop, and aiohttp itself silently resends them once when a kept-alive connection turns out
-  closed), or the transport reports a retry (the error's ``attempts``, or its response's, is
-  above 1). An earlier attempt may have acted, e.g. a DELETE whose first attempt removed the
-  item and whose repetition answers 404.
-
-An uncertain follow is never retried blindly. Still holding the key's lock, the navigator
-re-reads the resource from its ``self_url`` and compares the answer with the **last state
-known for the key when the lock was taken** (not with the snapshot the follow was called on,
-which may be older: another navigator of the key may have moved the resource since):
-
-- the action **took effect** when the decoded resource differs from that state, *or* the
-  followed link, if that state offered it, is no longer offered identically (gone, or
-  another href, method or fields): the re-read navigator is returned, with ``recovered_from``
-  set to the error;
-- otherwise it **did not**: in case (a) with a method the transport does not retry (POST,
-  PATCH) the follow is sent once more (that single retry is not reconciled again: if it too
-  may have been lost, its error is raised); in every other case the error is raised.
-
-Without a ``self_url``, or when the re-read fails, the original error is raised. A change made
-in between by a writer this process does not know of (another process, Loop itself) also
-counts as "took effect": the caller gets the fresh state, never a duplicate. The rule cannot
-see a request the server is still working on (a slow server, a short client timeout): there
-the server's own state checks must refuse the late duplicate, as Loop's do for a submitted
-draft. An action whose effect leaves the resource unchanged (setting a value it already has)
-is sent again, which is harmless for exactly that reason.
-
-**Observers** are told of each successful follow. An exception from an observer is logged (at
-WARNING, naming the observer and the rel) and never replaces the result of the follow, whose
-action has already happened.
+Follows of one ``key`` (e.g. a draft id) on one transport are serialised by one lock, next to
+which the navigator keeps the key's *last known state*. An unsafe follow whose outcome is
+uncertain (:func:`loop_async._outcome.is_uncertain`) is never re-sent: it is reconciled by
+re-reading the resource under that lock (:class:`~loop_async._outcome.ReconcilePolicy`) and
+comparing the resource's own state (:func:`~loop_async.hypermedia.formats.own_state`, and the
+rels offered) with the last known state; a change is *took effect*, no change raises
+:class:`~loop_async.errors.OutcomeUnknownError`. The README's "What happens when Loop doesn't
+answer" explains the rule and its limits.
 """
 
 from __future__ import annotations
@@ -62,17 +23,16 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-import attrs
 from yarl import URL
 
 from loop_async._convert import unstructure
-from loop_async.errors import LoopAPIError, LoopError, PartialFailureError, ServerError, TransportError
-from loop_async.hypermedia.formats import LinkFormat, encode_query
+from loop_async._outcome import ReconcilePolicy, is_uncertain
+from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
+from loop_async.hypermedia.formats import LinkFormat, encode_query, own_state
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.hypermedia.validation import validate_values
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.links import Link
-from loop_async.retry import IDEMPOTENT_METHODS
 from loop_async.transport import Response, Transport
 
 if TYPE_CHECKING:
@@ -84,15 +44,6 @@ logger = logging.getLogger("loop_async.hypermedia")
 
 T = TypeVar("T")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@attrs.frozen
-class _Known:
-    """A state of a resource as far as reconciliation cares: the resource and its links."""
-
-    resource: Any
-    links: LinkSet
 
 
 class _KeyState:
@@ -102,7 +53,7 @@ class _KeyState:
 
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
-        self.last: _Known | None = None
+        self.last: Navigator[Any] | None = None
         self.writes = 0  # follows completed on this key: a read older than one is not recorded
 
 
@@ -144,7 +95,8 @@ class Navigator(Generic[T]):
     self link wins when there is one). ``key`` identifies the resource for the one-writer
     lock and the last state known (see the module doc). ``observers`` are told of every
     transition and passed on to the next navigators. ``created`` marks the state returned by
-    the call that created the resource (a recorder draws it as a start).
+    the call that created the resource (a recorder draws it as a start). ``reconcile`` says how
+    an uncertain follow is settled (default: the client's ``reconcile`` option).
     """
 
     def __init__(
@@ -160,8 +112,10 @@ class Navigator(Generic[T]):
         step: int = 0,
         created: bool = False,
         recovered_from: LoopError | None = None,
+        reconcile: ReconcilePolicy | None = None,
     ) -> None:
         self._transport = transport
+        self._reconcile = reconcile if reconcile is not None else transport.reconcile
         self._format = format
         self._decode = decode
         if isinstance(data_or_response, Response):
@@ -192,15 +146,12 @@ class Navigator(Generic[T]):
         self._key = key
         self._state = _key_state(self._transport, key) if key is not None else None
         if self._state is not None and self._state.last is None:
-            self._state.last = self._known()  # the first state known for this key
-
-    def _known(self) -> _Known:
-        return _Known(self._resource, self._links)
+            self._state.last = self  # the first state known for this key
 
     def _record(self, writes_before: int) -> None:
         """Make this state the last known for the key, unless a follow completed since ``writes_before``."""
         if self._state is not None and self._state.writes == writes_before:
-            self._state.last = self._known()
+            self._state.last = self
 
     @classmethod
     async def load(
@@ -302,6 +253,10 @@ class Navigator(Generic[T]):
         """The same state, with ``observer`` told of this and every later transition."""
         return self._copy(observers=(*self._observers, observer))
 
+    def with_reconcile(self, policy: ReconcilePolicy) -> Navigator[T]:
+        """The same state, settling uncertain follows (this and later ones) by ``policy``."""
+        return self._copy(reconcile=policy)
+
     def with_identity(self, key: Hashable | None, self_url: URL | None) -> Navigator[T]:
         """The same state (not decoded again) under another ``key`` and ``self_url``.
 
@@ -349,12 +304,19 @@ class Navigator(Generic[T]):
         payload = self.validate(link, {**(values or {}), **fields})
         url = self._transport.resolve(link.href)  # off-origin: UnsafeLinkError, nothing sent
         if self._state is None:
-            after = await self._send_reconciled(link, url, payload, self._known())
+            after = await self._send_reconciled(link, url, payload, self)
         else:
             async with self._state.lock:
-                after = await self._send_reconciled(link, url, payload, self._state.last or self._known())
+                try:
+                    after = await self._send_reconciled(link, url, payload, self._state.last or self)
+                except OutcomeUnknownError as unknown:
+                    # It may have acted: older reads must not replace the fresh one it carries.
+                    self._state.writes += 1
+                    if isinstance(unknown.navigator, Navigator):
+                        self._state.last = unknown.navigator
+                    raise
                 self._state.writes += 1
-                self._state.last = after._known()
+                self._state.last = after
         self._notify(link.rel, after)
         if strict and after.errors:
             raise PartialFailureError(after.errors, resource=after)
@@ -405,6 +367,7 @@ class Navigator(Generic[T]):
             observers=self._observers,
             step=step,
             recovered_from=recovered_from,
+            reconcile=self._reconcile,
         )
 
     async def _read(self, *, step: int, recovered_from: LoopError | None = None) -> Navigator[T]:
@@ -440,30 +403,44 @@ class Navigator(Generic[T]):
         return self._spawn(response, step=self._step + 1, recovered_from=recovered_from)
 
     async def _send_reconciled(
-        self, link: Link, url: URL, payload: Mapping[str, Any], baseline: _Known
+        self, link: Link, url: URL, payload: Mapping[str, Any], baseline: Navigator[T]
     ) -> Navigator[T]:
+        method = link.method.upper()
         try:
             return await self._send(link, url, payload)
         except LoopError as exc:
-            uncertain = _uncertainty(link, exc)
-            if uncertain is None or self._self_url is None:
-                raise
+            if not is_uncertain(method, exc):
+                raise  # refused, or never sent: nothing happened
             lost = exc
-        logger.info("%s %s: outcome uncertain (%s); re-reading the resource", link.method, url, lost)
+        if self._self_url is None:
+            raise _unknown(link, url, lost, None, "and there is no self URL to re-read it from") from lost
+        policy = self._reconcile
+        logger.info("%s %s: outcome uncertain (%s); re-reading the resource", method, url, lost)
+        current: Navigator[T] | None = None
+        for read in range(policy.reads):
+            if read:
+                await asyncio.sleep(policy.interval)  # let a slow server finish what it read
+            try:
+                current = await self._read(step=self._step + 1, recovered_from=lost)
+            except LoopError as reread_error:
+                raise _unknown(link, url, lost, current, f"and re-reading it failed ({reread_error})") from lost
+            if _changed(self._format, baseline, current):
+                logger.info("%s took effect (the resource changed); not sending it again", link.rel)
+                return current
+        assert current is not None
+        if not policy.resend_if_unchanged:
+            raise _unknown(
+                link, url, lost, current, f"and the resource was unchanged in {policy.reads} read(s)"
+            ) from lost
+        logger.warning(
+            "%s: unchanged after %d read(s); sending it once more (resend_if_unchanged)", link.rel, policy.reads
+        )
         try:
-            current = await self._read(step=self._step + 1, recovered_from=lost)
-        except LoopError as reread_error:
-            raise lost from reread_error
-        # An ad-hoc link (not offered by the baseline) says nothing by its absence: judge by the resource only.
-        was_offered = baseline.links.get(link.rel) == link
-        if current.resource != baseline.resource or (was_offered and current.links.get(link.rel) != link):
-            logger.info("%s took effect (the resource changed); not sending it again", link.rel)
-            return current
-        if uncertain != "lost" or link.method.upper() in IDEMPOTENT_METHODS:
-            logger.info("%s did not take effect (the resource is unchanged); raising its error", link.rel)
-            raise lost
-        logger.info("%s did not take effect (the resource is unchanged); sending it once more", link.rel)
-        return await current._send(link, url, payload, recovered_from=lost)
+            return await current._send(link, url, payload, recovered_from=lost)
+        except LoopError as again:
+            if is_uncertain(method, again):
+                raise _unknown(link, url, again, current, "(sent twice, by resend_if_unchanged)") from again
+            raise
 
     def __repr__(self) -> str:
         state = "terminal" if self.is_terminal else f"rels={list(self.rels)!r}"
@@ -471,25 +448,26 @@ class Navigator(Generic[T]):
         return f"<Navigator {type(self._resource).__name__} key={self._key!r} {state}{errors}>"
 
 
-def _attempts(exc: LoopError) -> int:
-    if isinstance(exc, TransportError):
-        return exc.attempts
-    if isinstance(exc, LoopAPIError) and exc.response is not None:
-        return exc.response.attempts
-    return 1
+def _link_signature(links: LinkSet) -> tuple[tuple[str, str, str], ...]:
+    """The actions offered, without their fields (whose options may be volatile context)."""
+    return tuple((link.rel, link.method.upper(), link.href) for link in links)
 
 
-def _uncertainty(link: Link, exc: LoopError) -> str | None:
-    """``"lost"`` (case a of the module doc), ``"retried"`` (case b), or ``None``: the outcome is known."""
-    if link.method.upper() in _SAFE_METHODS:
-        return None
-    if (isinstance(exc, TransportError) and exc.request_sent is not False) or isinstance(exc, ServerError):
-        return "lost"
-    if isinstance(exc, LoopAPIError | TransportError) and (
-        link.method.upper() in IDEMPOTENT_METHODS or _attempts(exc) > 1
-    ):
-        return "retried"
-    return None
+def _changed(format: LinkFormat, before: Navigator[Any], after: Navigator[Any]) -> bool:
+    """Whether the resource's own state or the actions it offers differ between two reads."""
+    if _link_signature(before.links) != _link_signature(after.links):
+        return True
+    return bool(own_state(format, before.data) != own_state(format, after.data))
+
+
+def _unknown(link: Link, url: URL, error: LoopError, fresh: Navigator[Any] | None, why: str) -> OutcomeUnknownError:
+    return OutcomeUnknownError(
+        f"{link.rel}: the request may have taken effect ({type(error).__name__}) {why}; it was not sent again",
+        error=error,
+        method=link.method.upper(),
+        url=url,
+        navigator=fresh,
+    )
 
 
 async def maybe_await(value: Awaitable[T] | T) -> T:

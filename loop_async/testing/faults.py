@@ -1,12 +1,24 @@
 """Fault injection: make the fake server misbehave on purpose, N times, per route or globally.
 
-A test calls ``server.faults.inject(kind, route=..., times=...)``; the middleware built by
+A test calls ``server.faults.inject(kind, route=..., times=...)`` (or ``inject_spec("kind,route=...,times=2")``,
+the form the ``fake-server --fault`` option takes); the middleware built by
 :func:`fault_middleware` consumes one fault per matching request. Kinds:
 
+Uncertain outcomes, with real timings (the server acts whether or not the client still waits):
+
+``slow_after_read``  read the whole request, wait ``delay`` seconds, then act and answer (a DB lock, a
+                     Shopify call): a client that gave up meanwhile still gets the effect
+``act_then_drop``    act (side effect recorded), then drop the connection unanswered (alias ``drop_after``)
+``drop_before_read`` drop the connection before reading the body or acting (alias ``drop_before``)
+``late_effect``      read the request and answer ``status`` (default 504, as a gateway would) at once; the
+                     effect is applied ``delay`` seconds later and only then visible to reads
+``volatile_context`` act normally, but first change the volatile context (prices, stock) that every read
+                     shows, with no action: state a client must not mistake for an effect
+
+Others:
+
 ``status``        answer ``status`` with Loop's error body (and ``Retry-After`` if given); the handler does not run
-``drop_before``   close the connection before the handler runs (no side effect)
-``drop_after``    run the handler (side effect recorded), then drop the connection unanswered
-``delay``         sleep ``delay`` seconds, then run the handler normally
+``delay``         sleep ``delay`` seconds before reading anything, then run the handler normally
 ``truncated``     run the handler, then send only the first half of its JSON body
 ``malformed``     a 200 whose body is not JSON
 ``html``          an HTML error page with ``status`` (200 allowed)
@@ -27,13 +39,19 @@ from aiohttp import web
 
 from loop_async.testing._shapes import json_response
 
-__all__ = ["FAULT_KINDS", "LARGE_BODY_BYTES", "Fault", "FaultInjector", "RouteKey"]
+__all__ = ["FAULT_ALIASES", "FAULT_KINDS", "LARGE_BODY_BYTES", "Fault", "FaultInjector", "RouteKey", "parse_fault_spec"]
 
+#: Old names of fault kinds, kept working.
+FAULT_ALIASES = {"drop_before": "drop_before_read", "drop_after": "act_then_drop"}
 FAULT_KINDS = frozenset(
     {
         "status",
-        "drop_before",
-        "drop_after",
+        "slow_after_read",
+        "act_then_drop",
+        "drop_before_read",
+        "late_effect",
+        "volatile_context",
+        *FAULT_ALIASES,
         "delay",
         "truncated",
         "malformed",
@@ -90,9 +108,29 @@ class Fault:
 class FaultInjector:
     """The faults waiting to fire, in the order they were injected."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_volatile: Callable[[web.Request], None] | None = None) -> None:
         self.pending: list[Fault] = []
         self.fired: list[tuple[str, str]] = []  # (kind, route key) of each fault that fired
+        #: Called by ``volatile_context`` faults: the server changes its volatile context there.
+        self.on_volatile = on_volatile
+        #: Effects still to be applied (``slow_after_read``, ``late_effect``): awaited by ``server.wait_idle()``.
+        self.effects: set[asyncio.Task[Any]] = set()
+
+    async def settle(self) -> None:
+        """Wait until every delayed effect has been applied."""
+        while self.effects:
+            await asyncio.gather(*list(self.effects), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel the delayed effects not applied yet (the server is stopping)."""
+        for task in list(self.effects):
+            task.cancel()
+        await asyncio.gather(*list(self.effects), return_exceptions=True)
+
+    def inject_spec(self, spec: str) -> Fault:
+        """Inject a fault from text: ``"kind,route=POST /draft-returns,times=2,delay=1.5,status=504"``."""
+        kind, options = parse_fault_spec(spec)
+        return self.inject(kind, **options)
 
     def inject(
         self,
@@ -111,6 +149,9 @@ class FaultInjector:
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
+        kind = FAULT_ALIASES.get(kind, kind)
+        if kind == "late_effect" and status == 503:
+            status = 504  # the default of ``status`` faults; a gateway gives up with 504
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
         header = None if retry_after is None else str(retry_after)
@@ -135,6 +176,31 @@ class FaultInjector:
         return None
 
 
+def parse_fault_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"kind,route=...,times=N,status=N,delay=S,retry_after=S"`` -> ``(kind, options)`` for ``inject``."""
+    kind, *parts = (part.strip() for part in spec.split(","))
+    options: dict[str, Any] = {}
+    converters: dict[str, Callable[[str], Any]] = {
+        "route": str,
+        "times": int,
+        "status": int,
+        "delay": float,
+        "retry_after": str,
+    }
+    for part in parts:
+        name, sep, value = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in converters:
+            raise ValueError(f"fault option {part!r} is not one of {', '.join(f'{n}=...' for n in converters)}")
+        try:
+            options[name] = converters[name](value.strip())
+        except ValueError:
+            raise ValueError(f"fault option {name} has a bad value {value!r}") from None
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
+    return kind, options
+
+
 class DroppedConnection(Exception):
     """Raised after the connection was dropped on purpose: there is no response to log."""
 
@@ -153,19 +219,46 @@ def _error_body(fault: Fault) -> Any:
     return {"errors": {"message": f"Injected fault: HTTP {fault.status}", "code": "UNEXPECTED_ERROR"}}
 
 
-async def apply_fault(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+def _in_background(injector: FaultInjector, coro: Awaitable[web.StreamResponse]) -> asyncio.Task[web.StreamResponse]:
+    """Run ``coro`` (the handler: the effect) as a task of its own, so a client that leaves cannot stop it."""
+    task: asyncio.Task[web.StreamResponse] = asyncio.ensure_future(coro)
+    injector.effects.add(task)
+    task.add_done_callback(injector.effects.discard)
+    return task
+
+
+async def _delayed(delay: float, request: web.Request, handler: Handler) -> web.StreamResponse:
+    await asyncio.sleep(delay)
+    return await handler(request)
+
+
+async def apply_fault(
+    fault: Fault, request: web.Request, handler: Handler, injector: FaultInjector
+) -> web.StreamResponse:
     """Answer ``request`` as ``fault`` says (running ``handler`` for the kinds that do)."""
     kind = fault.kind
     if kind == "status":
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
         return json_response(_error_body(fault), status=fault.status, headers=headers)
-    if kind == "drop_before":
+    if kind == "drop_before_read":
         _drop(request)
         raise DroppedConnection
-    if kind == "drop_after":
+    if kind == "act_then_drop":
         await handler(request)
         _drop(request)
         raise DroppedConnection
+    if kind == "slow_after_read":
+        await request.read()  # the whole request is in: from here on the server acts, whoever waits
+        # shield: the effect happens even if aiohttp cancels this handler when the client leaves
+        return await asyncio.shield(_in_background(injector, _delayed(fault.delay, request, handler)))
+    if kind == "late_effect":
+        await request.read()
+        _in_background(injector, _delayed(fault.delay, request, handler))
+        return json_response(_error_body(fault), status=fault.status)
+    if kind == "volatile_context":
+        if injector.on_volatile is not None:
+            injector.on_volatile(request)
+        return await handler(request)
     if kind == "delay":
         await asyncio.sleep(fault.delay)
         return await handler(request)
@@ -197,6 +290,6 @@ def fault_middleware(injector: FaultInjector, route_key: RouteKey) -> Any:
         fault = injector.take(route_key(request))
         if fault is None:
             return await handler(request)
-        return await apply_fault(fault, request, handler)
+        return await apply_fault(fault, request, handler, injector)
 
     return middleware
