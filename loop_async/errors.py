@@ -31,7 +31,9 @@ method and URL only, and the key travels in a header that is never copied into a
 
 from __future__ import annotations
 
+import copy
 import difflib
+import pickle
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -88,7 +90,57 @@ class ApiErrorEntry:
 
 
 class LoopError(Exception):
-    """Base class of every exception raised by loop-async."""
+    """Base class of every exception raised by loop-async.
+
+    Every one survives :mod:`pickle` (process pools, task-queue result backends) and
+    :func:`copy.copy`/:func:`copy.deepcopy` with all its attributes. An attribute that cannot
+    be pickled (a navigator holds a live client, and the API key is never pickled) is set to
+    ``None`` in the pickled copy, with a note saying so.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException rebuilds by calling ``type(self)(*self.args)``, which the keyword-only
+        # constructors here refuse: rebuild without ``__init__`` and restore the attributes.
+        return (_rebuild_error, (type(self), self.args), _portable_state(self))
+
+    def __copy__(self) -> LoopError:
+        clone = _rebuild_error(type(self), self.args)
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LoopError:
+        clone = _rebuild_error(type(self), copy.deepcopy(self.args, memo))
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            try:
+                clone.__dict__[name] = copy.deepcopy(value, memo)
+            except Exception:  # noqa: BLE001 - not deep-copyable (a live client): share it
+                clone.__dict__[name] = value
+        return clone
+
+
+def _rebuild_error(cls: type[LoopError], args: tuple[Any, ...]) -> LoopError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
+
+
+def _portable_state(error: LoopError) -> dict[str, Any]:
+    """``error``'s attributes, each one that does not pickle replaced by ``None`` with a note."""
+    state = dict(error.__dict__)
+    dropped = []
+    for name, value in state.items():
+        if name == "__notes__":
+            continue
+        try:
+            pickle.dumps(value)
+        except Exception:  # noqa: BLE001 - whatever the reason, this value cannot travel
+            state[name] = None
+            dropped.append(f"{name} ({type(value).__name__})")
+    if dropped:
+        note = f"loop-async: not pickled, set to None: {', '.join(dropped)}"
+        state["__notes__"] = [*state.get("__notes__", ()), note]
+    return state
 
 
 class TransportError(LoopError):
@@ -309,6 +361,10 @@ class FieldProblem(LoopError, ValueError):
         # BaseException would rebuild from ``args`` (the joined text): rebuild from the parts.
         return (FieldProblem, (self.name, self.message), {"__notes__": getattr(self, "__notes__", [])})
 
+    # Copied the way it is pickled (through ``__reduce__``), not by LoopError's copy methods.
+    __copy__ = None  # type: ignore[assignment]
+    __deepcopy__ = None  # type: ignore[assignment]
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FieldProblem) and (self.name, self.message) == (other.name, other.message)
 
@@ -349,6 +405,9 @@ class FieldValidationError(_ExceptionGroup, LoopError, ValueError):
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt from the problems (pickle, copy), not from ``args``.
         return (_rebuild_field_validation_error, (self.problems, self.action))
+
+    __copy__ = None  # type: ignore[assignment]  # copied through ``__reduce__`` too
+    __deepcopy__ = None  # type: ignore[assignment]
 
     def derive(self, excs: Sequence[FieldProblem]) -> FieldValidationError:  # type: ignore[override]
         """The same error over a subset of problems (``split``/``subgroup`` keep the type)."""

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from loop_async import _json
@@ -86,6 +87,39 @@ class Response:
         """The start of the body as text, for error messages."""
         return _excerpt(self.content)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An error's ``response`` travels with it (pickle, copy): aiohttp's read-only headers
+        # proxy does not pickle, so the headers go as a CIMultiDict; a released body stays so.
+        released = self._data is _RELEASED
+        fields = (self.method, self.url, self.status, CIMultiDict(self.headers), self.content)
+        rest = (None if released else self._data, released, self.request_id, self.attempts, self.elapsed)
+        return (_restore_response, fields + rest)
+
+
+def _restore_response(
+    method: str,
+    url: URL,
+    status: int,
+    headers: CIMultiDict[str],
+    content: bytes,
+    data: Any,
+    released: bool,
+    request_id: str | None,
+    attempts: int,
+    elapsed: float,
+) -> Response:
+    return Response(
+        method=method,
+        url=url,
+        status=status,
+        headers=CIMultiDictProxy(headers),
+        content=content,
+        data=_RELEASED if released else data,
+        request_id=request_id,
+        attempts=attempts,
+        elapsed=elapsed,
+    )
+
 
 _captured: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar("loop_async_captured", default=None)
 
@@ -133,6 +167,10 @@ class _Secret:
         return "'***'"
 
     __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Whatever holds the key (a client, a navigator) is never pickled or copied with it.
+        raise TypeError("a loop-async client or navigator holds the API key: it cannot be pickled or copied")
 
 
 def _excerpt(content: bytes) -> str:
