@@ -6,6 +6,7 @@ that decides "is this an error, and which one" lives here, so it is tested witho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,11 @@ _CODE_STATUS: Mapping[str, int] = {
     "draft-returns-not-enabled": 403,
     "DESTINATION_LIMIT_EXCEEDED": 422,
 }
+
+# Loop's "no match" answers carry no code, only a message, and arrive with status 200:
+# "No return found with this ID." (return actions), "Return not found." (details). The wording
+# of others is a guess: "not found", or "no ... found" within the first sentence.
+_NO_MATCH = re.compile(r"\bnot found\b|^\s*no\b[^.]*\bfound\b", re.IGNORECASE)
 
 _REQUEST_ID_HEADERS = ("X-Request-Id", "X-Request-ID", "Request-Id", "X-Amzn-Trace-Id", "CF-Ray")
 
@@ -148,6 +154,8 @@ def _status_for(http_status: int, parsed: ParsedError | None) -> int:
             return _CODE_STATUS[code]
     if "unauthorized" in parsed.message.lower():
         return 401
+    if _NO_MATCH.search(parsed.message):
+        return 404
     return http_status
 
 
