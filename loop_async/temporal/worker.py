@@ -1,0 +1,83 @@
+"""A Temporal worker that runs the Loop workflows and activities with a client pool.
+
+::
+
+    pool = build_pool(EnvKeys(), redis_url="redis://redis:6379/0")   # one budget per key, all workers
+    async with pool, create_worker(temporal_client, "loop", pool):
+        await stop_event.wait()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from loop_async.pool import ClientPool
+from loop_async.ratelimit import RateLimiter
+from loop_async.temporal.activities import LoopActivities
+from loop_async.temporal.keys import KeyProvider, resolve_keys
+from loop_async.temporal.policies import DraftPolicy
+from loop_async.temporal.workflows import BulkWorkflow, DraftReturnWorkflow
+
+__all__ = ["WORKFLOWS", "build_pool", "create_worker", "redis_bucket"]
+
+WORKFLOWS = (BulkWorkflow, DraftReturnWorkflow)
+
+
+def redis_bucket(merchant: str, prefix: str = "loop:ratelimit:") -> str:
+    """The Redis key of ``merchant``'s shared budget (named by merchant, never by API key)."""
+    return prefix + merchant
+
+
+def build_pool(
+    keys: KeyProvider | Mapping[str, str],
+    *,
+    redis_url: str | None = None,
+    rate_limit: float = 300,
+    redis_prefix: str = "loop:ratelimit:",
+    **client_options: Any,
+) -> ClientPool:
+    """A :class:`~loop_async.pool.ClientPool` with every merchant of ``keys``.
+
+    With ``redis_url`` each merchant's ``rate_limit`` (requests per minute) is one
+    :class:`~loop_async.redis_limiter.RedisRateLimiter` bucket shared by every worker on every
+    machine, which is what keeps a key under Loop's limit however many workers run. Without it
+    each worker has its own limiter at ``rate_limit``: give each worker its share then.
+    """
+    api_keys = dict(keys) if isinstance(keys, Mapping) else resolve_keys(keys)
+    factory = None
+    if redis_url is not None:
+        from loop_async.redis_limiter import RedisRateLimiter
+
+        def factory(merchant: str) -> RateLimiter:
+            return RedisRateLimiter(redis_url, redis_bucket(merchant, redis_prefix), rate_limit)
+
+    return ClientPool(api_keys, rate_limit=rate_limit, limiter_factory=factory, **client_options)
+
+
+def create_worker(
+    client: Client,
+    task_queue: str,
+    pool: ClientPool,
+    *,
+    policies: Mapping[str, DraftPolicy] | None = None,
+    heartbeat_every: float = 1.0,
+    **worker_options: Any,
+) -> Worker:
+    """A :class:`temporalio.worker.Worker` on ``task_queue`` with both workflows and every activity.
+
+    ``policies`` adds named draft policies to the defaults (``auto``, ``approve-submit``);
+    ``worker_options`` go to the ``Worker`` (e.g. ``max_concurrent_activities``, ``identity``).
+    The caller closes ``pool`` after the worker has shut down.
+    """
+    activities = LoopActivities(pool, policies=policies, heartbeat_every=heartbeat_every)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities.all(),
+        **worker_options,
+    )
