@@ -19,6 +19,12 @@ that is not a webhook, 200 once every matching handler ran (also when none match
 ``Retry-After`` when a handler raised :class:`RetryLater`, and 500 without details when a handler
 failed (the exception is logged). Loop may deliver an event more than once: make handlers
 idempotent.
+
+Schema drift: an event of a known topic whose payload no longer decodes (Loop changed its
+shape) is never given to the handlers of that topic, which expect the typed event and would fail
+on every redelivery. It goes to the :meth:`WebhookRouter.on_undecodable` handlers (and the
+:meth:`~WebhookRouter.on_any` ones); without one it is logged at WARNING. Either way it is
+answered 200 unless a handler fails.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import hmac
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeGuard, TypeVar
 
 from aiohttp import web
 
@@ -79,6 +85,7 @@ MAX_RETRY_AFTER: Final = 1800
 E = TypeVar("E")
 #: An async function that handles one event.
 WebhookHandler = Callable[[Any], Awaitable[None]]
+_Fallback = Callable[[UnknownWebhookEvent], Awaitable[None]]
 
 
 def _secret_bytes(secret: str | bytes) -> bytes:
@@ -139,8 +146,9 @@ def parse_event(raw_body: bytes | str) -> WebhookEvent:
     try:
         event: WebhookEvent = structure(data, cls, what=f"{data['topic']!r} webhook")
     except DecodeError as exc:
-        # A signed event of a known topic whose payload changed shape: keep it, untyped.
-        logger.warning("webhook %s/%s did not decode as %s: %s", data["topic"], data["trigger"], cls.__name__, exc)
+        # A signed event of a known topic whose payload changed shape: keep it, untyped. The
+        # router logs it at WARNING when nobody registered for such events.
+        logger.info("webhook %s/%s did not decode as %s: %s", data["topic"], data["trigger"], cls.__name__, exc)
         event = UnknownWebhookEvent(
             topic=WebhookTopic(data["topic"]), trigger=WebhookTrigger(data["trigger"]), raw=data, decode_error=str(exc)
         )
@@ -178,11 +186,13 @@ class WebhookRouter:
 
     Handlers run one after the other, in registration order: first those for the event's
     topic and trigger, then those for the topic with any trigger, then :meth:`on_any` ones.
-    An exception (including :class:`RetryLater`) stops the dispatch and propagates.
+    An event whose payload did not decode goes to the :meth:`on_undecodable` handlers instead
+    of its topic's. An exception (including :class:`RetryLater`) stops the dispatch and propagates.
     """
 
     def __init__(self) -> None:
         self._handlers: dict[tuple[str | None, str | None], list[WebhookHandler]] = {}
+        self._undecodable: list[WebhookHandler] = []
 
     def on(
         self, topic: str | WebhookTopic, trigger: str | WebhookTrigger | None = None
@@ -195,32 +205,64 @@ class WebhookRouter:
         return self._register((_key(topic), _key(trigger)))
 
     def on_any(self) -> Callable[[Callable[[E], Awaitable[None]]], Callable[[E], Awaitable[None]]]:
-        """Decorator: register an async handler for every event, whatever its topic."""
+        """Decorator: register an async handler for every event, whatever its topic.
+
+        It also gets the events whose payload did not decode (an :class:`UnknownWebhookEvent`
+        with ``decode_error`` set): check the type.
+        """
         return self._register((None, None))
 
+    def on_undecodable(self) -> Callable[[_Fallback], _Fallback]:
+        """Decorator: register the fallback for events of a known topic whose payload did not decode.
+
+        Loop changed the payload's shape: the event arrives as an :class:`UnknownWebhookEvent`
+        with ``raw`` (the whole JSON object) and ``decode_error``. The handlers of its topic,
+        written for the typed event, never see it. Without a fallback such an event is logged at
+        WARNING and answered 200 (it cannot be handled by redelivery either).
+        """
+        return self._register(None)
+
     def _register(
-        self, key: tuple[str | None, str | None]
+        self, key: tuple[str | None, str | None] | None
     ) -> Callable[[Callable[[E], Awaitable[None]]], Callable[[E], Awaitable[None]]]:
         def decorator(handler: Callable[[E], Awaitable[None]]) -> Callable[[E], Awaitable[None]]:
             if not callable(handler):
                 raise TypeError(f"a handler must be an async function, got {handler!r}")
-            self._handlers.setdefault(key, []).append(handler)
+            if key is None:
+                self._undecodable.append(handler)
+            else:
+                self._handlers.setdefault(key, []).append(handler)
             return handler
 
         return decorator
 
     def handlers_for(self, event: WebhookEvent) -> list[WebhookHandler]:
         """The handlers :meth:`dispatch` would run for ``event``, in order."""
+        if _undecodable(event):
+            return [*self._undecodable, *self._handlers.get((None, None), ())]
         topic, trigger = _key(event.topic), _key(event.trigger)
         keys = [(topic, trigger), (topic, None), (None, None)]
         return [handler for key in keys for handler in self._handlers.get(key, ())]
 
     async def dispatch(self, event: WebhookEvent) -> int:
         """Run the handlers for ``event``; returns how many ran (0: nobody was interested)."""
+        if _undecodable(event) and not self._undecodable:
+            logger.warning(
+                "webhook %s/%s not handled: its payload did not decode (%s); register a fallback with "
+                "WebhookRouter.on_undecodable() to handle such events",
+                event.topic,
+                event.trigger,
+                event.decode_error,
+            )
         handlers = self.handlers_for(event)
         for handler in handlers:
             await handler(event)
         return len(handlers)
+
+
+def _undecodable(event: WebhookEvent) -> TypeGuard[UnknownWebhookEvent]:
+    """A known topic whose payload did not decode (an unknown topic is not: it has no typed class)."""
+    return isinstance(event, UnknownWebhookEvent) and event.decode_error is not None
 
 
 def webhook_handler(router: WebhookRouter, secret: str | bytes) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -168,21 +168,23 @@ def test_processing_failed_event() -> None:
 
 
 def test_label_restock_and_giftcard_events() -> None:
-    label = parse_event(b'{"topic":"label","trigger":"label.created","return_id":1,"label":{"url":"https://x/l.pdf"}}')
+    # The field-by-field known-answer tests are in test_fidelity_webhooks.py.
+    label = parse_event(b'{"topic":"label","trigger":"label.created","id":1,"label_status":"delivered"}')
     assert isinstance(label, LabelEvent)
-    assert label.label == {"url": "https://x/l.pdf"}
+    assert (label.return_id, label.label_status) == (1, "delivered")
     restock = parse_event(
-        b'{"topic":"restock","trigger":"restock.requested","return_id":2,"line_items":[{"id":5,"sku":"A"}]}'
+        b'{"topic":"restock","trigger":"restock.requested","id":2,"restock_items":[{"variant_id":5}]}'
     )
     assert isinstance(restock, RestockEvent)
-    assert [(i.id, i.sku) for i in restock.line_items] == [(5, "A")]
+    assert [(i.variant_id, i.available_adjustment) for i in restock.restock_items] == [(5, None)]
     gift = parse_event(
-        b'{"topic":"giftcard","trigger":"giftcard.requested","return_id":3,"amount":"12.50","currency":"USD"}'
+        b'{"topic":"giftcard","trigger":"giftcard.requested","return_id":"3","total_credit_issued":"12.50",'
+        b'"currency":"USD"}'
     )
     assert isinstance(gift, GiftcardEvent)
-    assert gift.money is not None
-    assert (gift.money.amount, gift.money.currency) == (Decimal("12.50"), "USD")
-    assert not isinstance(gift.amount, float)
+    assert gift.total_credit is not None
+    assert (gift.total_credit.amount, gift.total_credit.currency) == (Decimal("12.50"), "USD")
+    assert not isinstance(gift.total_credit_issued, float)
 
 
 def test_unknown_topic_keeps_the_raw_dict() -> None:
@@ -212,7 +214,7 @@ def test_bodies_that_are_not_webhooks(body: bytes) -> None:
     "body",
     [
         b'{"topic":"return","trigger":"return.closed"}',  # a return event without a return id
-        b'{"topic":"giftcard","trigger":"giftcard.requested","amount":"lots"}',
+        b'{"topic":"giftcard","trigger":"giftcard.requested","total_credit_issued":"lots"}',
     ],
 )
 def test_known_topic_whose_payload_changed_shape_is_kept_untyped(body: bytes) -> None:
@@ -498,3 +500,95 @@ async def test_processing_failure_webhook_and_retry_later(
     assert event.return_state is ReturnState.OPEN
     await fake.wait_idle()
     assert [(d.status_code, d.attempt) for d in fake.webhook_deliveries] == [(503, 1), (200, 2)]
+
+
+# -- schema drift (issue 12, point 15) ---------------------------------------------------------
+
+# A signed "return" delivery whose payload no longer decodes as a ReturnEvent (no ``id``).
+DRIFTED = b'{"topic":"return","trigger":"return.closed","return":{"id":1},"shop_id":9}'
+
+
+def typed_return_handler(router: WebhookRouter) -> list[int]:
+    """A handler written for ReturnEvent: it would fail (500, redelivered forever) on anything else."""
+    seen: list[int] = []
+
+    @router.on("return", trigger="return.closed")
+    async def closed(event: ReturnEvent) -> None:
+        seen.append(event.return_id)
+
+    return seen
+
+
+async def test_an_undecodable_event_skips_its_topic_handlers_and_reaches_the_fallback() -> None:
+    router = WebhookRouter()
+    typed = typed_return_handler(router)
+    order: list[str] = []
+
+    @router.on_undecodable()
+    async def drifted(event: UnknownWebhookEvent) -> None:
+        order.append(f"fallback:{event.raw['shop_id']}:{event.decode_error is not None}")
+
+    @router.on_any()
+    async def everything(event: WebhookEvent) -> None:
+        order.append(f"any:{type(event).__name__}")
+
+    event = parse_event(DRIFTED)
+    assert router.handlers_for(event) == [drifted, everything]
+    assert await router.dispatch(event) == 2
+    assert typed == [] and order == ["fallback:9:True", "any:UnknownWebhookEvent"]
+    # A well-formed event still goes to its typed handler, never to the fallback.
+    order.clear()
+    assert await router.dispatch(parse_event(BODY)) == 2
+    assert typed == [1] and order == ["any:ReturnEvent"]
+
+
+async def test_an_unknown_topic_still_reaches_its_own_handlers() -> None:
+    # No typed class exists for it, so nobody expects one: it is not "undecodable".
+    router = WebhookRouter()
+    seen: list[UnknownWebhookEvent] = []
+
+    @router.on("ship-by-loop")
+    async def ship(event: UnknownWebhookEvent) -> None:
+        seen.append(event)
+
+    @router.on_undecodable()
+    async def drifted(event: UnknownWebhookEvent) -> None:
+        raise AssertionError("not a drifted event")
+
+    assert await router.dispatch(parse_event(b'{"topic":"ship-by-loop","trigger":"x.requested"}')) == 1
+    assert len(seen) == 1 and seen[0].decode_error is None
+
+
+async def test_a_drifted_delivery_without_a_fallback_is_answered_200_and_logged(
+    router: WebhookRouter, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    typed = typed_return_handler(router)
+    with caplog.at_level(logging.INFO, logger="loop_async.webhooks"):
+        status, _, _ = await receiver.post(DRIFTED)
+    assert status == 200
+    assert typed == []
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    text = warnings[0].getMessage()
+    assert "return/return.closed" in text and "on_undecodable" in text and "$.id" in text
+
+
+async def test_a_drifted_delivery_goes_to_the_fallback_over_loopback(
+    router: WebhookRouter, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    typed = typed_return_handler(router)
+    received: list[UnknownWebhookEvent] = []
+
+    @router.on_undecodable()
+    async def drifted(event: UnknownWebhookEvent) -> None:
+        received.append(event)
+        if len(received) == 2:
+            raise RetryLater(30)  # the fallback may still ask for a redelivery
+
+    with caplog.at_level(logging.WARNING, logger="loop_async.webhooks"):
+        status, _, _ = await receiver.post(DRIFTED)
+    assert status == 200
+    assert typed == [] and [e.raw for e in received] == [json.loads(DRIFTED)]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    status, _, headers = await receiver.post(DRIFTED)
+    assert status == 503 and headers["Retry-After"] == "30"
