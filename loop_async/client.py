@@ -13,7 +13,12 @@ from yarl import URL
 from loop_async._version import __version__
 from loop_async.errors import FieldProblem, FieldValidationError
 from loop_async.ratelimit import RateLimiter, build_limiter
+from loop_async.resources.destinations import DestinationsResource
+from loop_async.resources.dispositions import DispositionsResource
 from loop_async.resources.draft_returns import DraftReturnsResource
+from loop_async.resources.happy_returns import HappyReturnsResource
+from loop_async.resources.lists import ALLOWLIST_TYPES, BLOCKLIST_TYPES, ListResource
+from loop_async.resources.orders import OrdersResource
 from loop_async.resources.returns import ReturnsResource
 from loop_async.resources.webhooks import WebhooksResource
 from loop_async.retry import RetryPolicy
@@ -81,7 +86,9 @@ class LoopClient:
     ``rate_limiter`` (any :class:`~loop_async.ratelimit.RateLimiter`, e.g. one shared by
     several clients of the same key; overrides ``rate_limit``); ``max_response_bytes``.
 
-    Resources: :attr:`returns`, :attr:`draft_returns`, :attr:`webhooks`.
+    Resources: :attr:`returns`, :attr:`draft_returns`, :attr:`webhooks`; warehouse and support:
+    :attr:`dispositions`, :attr:`orders`, :attr:`happy_returns`, :attr:`destinations`,
+    :attr:`blocklist`, :attr:`allowlist`.
     """
 
     def __init__(
@@ -128,6 +135,12 @@ class LoopClient:
         self.returns = ReturnsResource(self._transport)
         self.draft_returns = DraftReturnsResource(self._transport)
         self.webhooks = WebhooksResource(self._transport)
+        self.dispositions = DispositionsResource(self._transport)
+        self.orders = OrdersResource(self._transport)
+        self.happy_returns = HappyReturnsResource(self._transport)
+        self.destinations = DestinationsResource(self._transport)
+        self.blocklist = ListResource(self._transport, "blocklists", BLOCKLIST_TYPES)
+        self.allowlist = ListResource(self._transport, "allowlists", ALLOWLIST_TYPES)
 
     @property
     def base_url(self) -> URL:

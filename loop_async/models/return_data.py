@@ -14,6 +14,7 @@ import attrs
 
 from loop_async.models.common import DecimalMoney
 from loop_async.models.enums import ReturnState
+from loop_async.models.warehouse import ConditionCategory, DispositionOutcome
 
 __all__ = ["AsnRow", "Return", "ReturnExchange", "ReturnLineItem", "ReturnRefund", "ReturnsPage"]
 
@@ -37,6 +38,9 @@ class ReturnLineItem:
     outcome: str | None = None
     reason: str | None = None
     parent_reason: str | None = None
+    # Set once the item is graded / dispositioned (not documented on return objects: a guess).
+    condition_category: ConditionCategory | None = None
+    disposition_outcome: DispositionOutcome | None = None
 
 
 @attrs.frozen(kw_only=True)

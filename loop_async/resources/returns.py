@@ -27,6 +27,7 @@ from loop_async.errors import DecodeError, LoopAPIError, LoopError, NotFoundErro
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import AsnRow, Return, ReturnsPage
 from loop_async.models.returns import DeepLink, DeepLinkQR, Note
+from loop_async.models.support import FraudCategory, FraudReport
 from loop_async.resources._validate import Problems
 from loop_async.resources._windows import MAX_WINDOW, check_range, format_loop_datetime, split_windows
 from loop_async.transport import NO_BODY, Response, Transport
@@ -233,6 +234,28 @@ class ReturnsResource:
         if size is not None:
             body["size"] = size
         return body
+
+    async def report_fraud(
+        self, return_id: int, category: str | FraudCategory, comment: str | None = None
+    ) -> FraudReport:
+        """Attach a fraud report to a return (``POST /returns/{id}/fraud-report``, answered 201).
+
+        ``category`` is one of :class:`~loop_async.models.FraudCategory`; ``comment`` is required
+        for ``other``. Not idempotent: never re-sent on an uncertain outcome.
+        """
+        problems = Problems("returns.report_fraud")
+        problems.positive_id("return_id", return_id)
+        known = [member.value for member in FraudCategory]
+        if category not in known:
+            problems.add("category", f"must be one of {known}, got {category!r}")
+        problems.text("comment", comment, required=category == FraudCategory.OTHER)
+        problems.raise_if_any()
+        body = {"category": str(category)}
+        if comment is not None:
+            body["comment"] = comment
+        url = self._transport.url("returns", return_id, "fraud-report")
+        response = await self._transport.request("POST", url, json=body)
+        return structure(response.data, FraudReport, what="fraud report")
 
     # -- return data -----------------------------------------------------------------------
 

@@ -20,7 +20,14 @@ from yarl import URL
 
 from loop_async import _json
 from loop_async._convert import unstructure
-from loop_async.models import Return, ReturnLineItem, ReturnRefund, ReturnState
+from loop_async.models import (
+    ConditionCategory,
+    DispositionOutcome,
+    Return,
+    ReturnLineItem,
+    ReturnRefund,
+    ReturnState,
+)
 from loop_async.testing._shapes import validation_error
 from loop_async.testing.store import FakeReturn, Store, minor_to_decimal
 
@@ -81,6 +88,12 @@ def return_model(ret: FakeReturn) -> Return:
                 returned_at=ret.updated_at if closed else None,
                 outcome=item.outcome,
                 reason=item.reason,
+                condition_category=None
+                if item.condition_category is None
+                else ConditionCategory(item.condition_category),
+                disposition_outcome=None
+                if item.disposition_outcome is None
+                else DispositionOutcome(item.disposition_outcome),
             )
             for item in ret.line_items
         ),

@@ -37,6 +37,7 @@ from loop_async.testing.faults import DroppedConnection, FaultInjector, fault_mi
 from loop_async.testing.limits import SlidingWindowLimiter
 from loop_async.testing.return_data import asn_rows, find_return, list_returns, render_return
 from loop_async.testing.store import FakeDraft, FakeNote, FakeOrder, FakeReturn, FakeWebhook, Store
+from loop_async.testing.warehouse import Warehouse
 from loop_async.testing.webhooks import WebhookDelivery, WebhookDispatcher
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "HAL_FORMS_VERSIONS",
     "SCOPE_DEVELOPER_TOOLS",
     "SCOPE_DRAFT_RETURNS",
+    "SCOPE_HAPPY_RETURNS",
     "SCOPE_ORDERS",
     "SCOPE_RETURNS",
     "FakeLoopServer",
@@ -58,7 +60,14 @@ SCOPE_RETURNS = "Returns"
 SCOPE_ORDERS = "Orders"
 SCOPE_DRAFT_RETURNS = "Draft Returns"
 SCOPE_DEVELOPER_TOOLS = "Developer Tools"
-ALL_SCOPES: tuple[str, ...] = (SCOPE_RETURNS, SCOPE_ORDERS, SCOPE_DRAFT_RETURNS, SCOPE_DEVELOPER_TOOLS)
+SCOPE_HAPPY_RETURNS = "Happy Returns Shipments (Read)"
+ALL_SCOPES: tuple[str, ...] = (
+    SCOPE_RETURNS,
+    SCOPE_ORDERS,
+    SCOPE_DRAFT_RETURNS,
+    SCOPE_DEVELOPER_TOOLS,
+    SCOPE_HAPPY_RETURNS,
+)
 API_VERSIONS: tuple[str, ...] = ("v1", "2026-07", "2026-10")
 #: Versions whose draft returns answer in HAL-FORMS (the others in Loop's ``links[]``).
 HAL_FORMS_VERSIONS = frozenset({"2026-10"})
@@ -196,6 +205,8 @@ class FakeLoopServer:
             retry_delays=tuple(webhook_retry_delays),
             max_retry_after=webhook_max_retry_after,
         )
+        #: Warehouse and support endpoints' state and test controls (``seed_shipment``, ...).
+        self.warehouse = Warehouse(self.store, self.dispatcher, self.side_effects)
         self._fail_next: dict[int, str | None] = {}
         self._processing_released = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -402,6 +413,7 @@ class FakeLoopServer:
             ("POST", "/submit", self._d_submit),
             ("POST", "/cancel", self._d_cancel),
         ]
+        routes += self.warehouse.routes(returns=SCOPE_RETURNS, orders=SCOPE_ORDERS, happy_returns=SCOPE_HAPPY_RETURNS)
         for method, suffix, action in draft_actions:
             routes.append(
                 (method, "/draft-returns/{draft_id}" + suffix, SCOPE_DRAFT_RETURNS, self._draft_handler(action))

@@ -126,6 +126,8 @@ class FakeReturnLineItem:
     line_item: FakeLineItem
     outcome: str
     reason: str | None = None
+    condition_category: str | None = None  # set by POST /dispositioning/grade
+    disposition_outcome: str | None = None  # set by POST /dispositioning/assess
 
 
 @attrs.define
