@@ -278,7 +278,7 @@ class _Generator:
         namespace = dict(self._names)
         exec(compile(source, f"<loop_async structure {cls.__qualname__}>", "exec"), namespace)
         function: Callable[..., Any] = namespace["structure"]
-        function.__qualname__ = function.__name__ = f"structure_{cls.__name__}"
+        function.__qualname__ = function.__name__ = f"fast_structure_{cls.__name__}"
         return function
 
 

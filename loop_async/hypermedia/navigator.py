@@ -43,6 +43,29 @@ __all__ = ["Navigator", "TransitionObserver", "writer_lock"]
 logger = logging.getLogger("loop_async.hypermedia")
 
 T = TypeVar("T")
+_UNDECODED: Any = object()
+
+
+class _Lazy:
+    """A state's resource, decoded on first access from the response's body (or the plain data)."""
+
+    __slots__ = ("_decode", "_source", "_value")
+
+    def __init__(self, decode: Callable[[Any], Any], source: Any) -> None:
+        self._decode: Callable[[Any], Any] | None = decode
+        self._source = source
+        self._value: Any = _UNDECODED
+
+    def get(self) -> Any:
+        if self._value is _UNDECODED:
+            source = self._source
+            data = source.data if isinstance(source, Response) else source
+            assert self._decode is not None
+            self._value = self._decode(data)  # a DecodeError leaves it undecoded: raised again next time
+            self._decode = self._source = None  # the navigator keeps the body; this needs neither now
+        return self._value
+
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -120,16 +143,18 @@ class Navigator(Generic[T]):
         self._decode = decode
         if isinstance(data_or_response, Response):
             data = data_or_response.data
-            # Parsed JSON is the bulk of a held navigator's memory and is decoded now: keep
-            # the body bytes only (``nav.data`` parses them again on access).
+            # Parsed JSON is the bulk of a held navigator's memory: keep the body bytes only
+            # (``nav.data`` and the first ``nav.resource`` parse them again).
             self._response: Response | None = data_or_response.without_parsed_body()
             self._data: Any = None
         else:
             data = self._data = data_or_response
             self._response = None
-        self._resource = decode(data)
-        reuse = getattr(format, "links_of", None)  # optional: links the decoded resource already holds
-        self._links = LinkSet(reuse(self._resource, data) if reuse is not None else format.links(data))
+        # Only the links (and errors) now: a step that never reads the resource never pays for
+        # its decode. ``resource`` decodes on first access (same DecodeError as an eager decode),
+        # once for this state and every copy of it (``with_identity``, ``with_observer``).
+        self._resource = _Lazy(decode, self._response if self._response is not None else data)
+        self._links = LinkSet(format.links(data))
         self._errors = format.errors(data)
         href = format.self_href(data)
         # Resolved now: a self link off the client's origin, or unparseable, is refused at once.
@@ -178,8 +203,8 @@ class Navigator(Generic[T]):
 
     @property
     def resource(self) -> T:
-        """The decoded resource."""
-        return self._resource
+        """The decoded resource (decoded on first access, then kept)."""
+        return self._resource.get()  # type: ignore[no-any-return]
 
     @property
     def data(self) -> Any:
@@ -445,7 +470,13 @@ class Navigator(Generic[T]):
     def __repr__(self) -> str:
         state = "terminal" if self.is_terminal else f"rels={list(self.rels)!r}"
         errors = f", errors={len(self._errors)}" if self._errors else ""
-        return f"<Navigator {type(self._resource).__name__} key={self._key!r} {state}{errors}>"
+        return f"<Navigator {self._resource_name()} key={self._key!r} {state}{errors}>"
+
+    def _resource_name(self) -> str:
+        try:
+            return type(self.resource).__name__
+        except LoopError:  # a repr never raises: the DecodeError waits for ``.resource``
+            return "(undecodable)"
 
 
 def _link_signature(links: LinkSet) -> tuple[tuple[str, str, str], ...]:
