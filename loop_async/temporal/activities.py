@@ -26,7 +26,7 @@ from temporalio import activity
 from loop_async._convert import unstructure
 from loop_async._outcome import OutcomeKind, classify
 from loop_async.client import LoopClient
-from loop_async.errors import FieldValidationError, LoopAPIError, RelNotAvailableError
+from loop_async.errors import FieldValidationError, LoopAPIError, OutcomeUnknownError, RelNotAvailableError
 from loop_async.hypermedia import Choose, Navigator, Stop
 from loop_async.hypermedia.navigator import maybe_await
 from loop_async.models.draft_returns import DraftReturnResponse
@@ -87,9 +87,14 @@ RETURN_ACTIONS: dict[str, Callable[[LoopClient, ActionInput], Awaitable[Any]]] =
 
 
 def error_info(error: BaseException) -> ErrorInfo:
-    """What history records of an error: type, code and a bounded message (the SDK keeps keys out of it)."""
-    status = error.status if isinstance(error, LoopAPIError) else None
-    code = (error.code or f"HTTP {error.status}") if isinstance(error, LoopAPIError) else type(error).__name__
+    """What history records of an error: type, code and a bounded message (the SDK keeps keys out of it).
+
+    ``code`` and ``status`` come from Loop's answer, also when it is wrapped (an
+    :class:`~loop_async.errors.OutcomeUnknownError` around a 500).
+    """
+    answer = error.error if isinstance(error, OutcomeUnknownError) else error
+    status = answer.status if isinstance(answer, LoopAPIError) else None
+    code = (answer.code or f"HTTP {answer.status}") if isinstance(answer, LoopAPIError) else type(answer).__name__
     return ErrorInfo(type=type(error).__name__, code=code, message=str(error)[:_MESSAGE_MAX], status=status)
 
 

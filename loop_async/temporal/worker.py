@@ -36,7 +36,7 @@ def build_pool(
     keys: KeyProvider | Mapping[str, str],
     *,
     redis_url: str | None = None,
-    rate_limit: float = 300,
+    rate_limit: float | None = 300,
     redis_prefix: str = "loop:ratelimit:",
     **client_options: Any,
 ) -> ClientPool:
@@ -45,11 +45,12 @@ def build_pool(
     With ``redis_url`` each merchant's ``rate_limit`` (requests per minute) is one
     :class:`~loop_async.redis_limiter.RedisRateLimiter` bucket shared by every worker on every
     machine, which is what keeps a key under Loop's limit however many workers run. Without it
-    each worker has its own limiter at ``rate_limit``: give each worker its share then.
+    each worker has its own limiter at ``rate_limit``: give each worker its share then
+    (``None`` or 0: no client-side limit).
     """
     api_keys = dict(keys) if isinstance(keys, Mapping) else resolve_keys(keys)
     factory = None
-    if redis_url is not None:
+    if redis_url is not None and rate_limit:
         from loop_async.redis_limiter import RedisRateLimiter
 
         def factory(merchant: str) -> RateLimiter:

@@ -148,9 +148,10 @@ class DraftReturnWorkflow:
 
     Each round reads the draft and asks the policy (a safe activity, retried), then follows the
     chosen link (an unsafe activity, once, and only if the draft is still in the state the plan
-    was made for). A step whose outcome is unknown is judged by the draft's own state on the
-    next read: if it took effect the policy sees the new state, if not the same step is planned
-    again (the navigator's reconciliation rule). When the policy says ``Wait``, the workflow
+    was made for). A step whose outcome is unknown (the navigator could not tell, or the worker
+    died) is judged by the draft's own state on the next read: if the draft moved on, the flow
+    goes on from there; if it did not, the flow ends ``unknown`` and the step is never re-sent.
+    When the policy says ``Wait``, the workflow
     sleeps durably (no worker is busy) for ``poll_seconds`` or until a ``nudge`` signal; a
     signal with a name (``"approve"``) is passed to the policy. Query ``status``.
     """
@@ -173,9 +174,18 @@ class DraftReturnWorkflow:
     def status(self) -> DraftResult:
         return DraftResult("", self._draft_id, self._status, self._state, steps=list(self._steps))
 
-    def _result(self, job: DraftInput, outcome: str, **more: object) -> DraftResult:
+    def _result(
+        self,
+        job: DraftInput,
+        outcome: str,
+        *,
+        reason: str = "",
+        error: ErrorInfo | None = None,
+        return_id: int | None = None,
+    ) -> DraftResult:
         self._status = outcome
-        return DraftResult(job.merchant, self._draft_id, outcome, self._state, steps=list(self._steps), **more)  # type: ignore[arg-type]
+        steps = list(self._steps)
+        return DraftResult(job.merchant, self._draft_id, outcome, self._state, return_id, steps, reason, error)
 
     @workflow.run
     async def run(self, job: DraftInput) -> DraftResult:
@@ -202,6 +212,7 @@ class DraftReturnWorkflow:
         draft_id = self._draft_id
         waited = 0.0
         attempts = 0
+        uncertain: tuple[str, str, ErrorInfo | None] | None = None  # (rel, fingerprint before, error)
         while True:
             self._status = "reading"
             plan = await workflow.execute_activity(
@@ -214,6 +225,11 @@ class DraftReturnWorkflow:
                 retry_policy=READ_RETRY,
             )
             self._state = plan.state or self._state
+            if uncertain is not None and plan.fingerprint == uncertain[1]:
+                # The draft is where it was before a step whose outcome is unknown: it may still
+                # land, and Loop has no idempotency key. Never re-sent: a person decides.
+                return self._result(job, UNKNOWN, reason=f"{uncertain[0]} may have happened", error=uncertain[2])
+            uncertain = None
             if plan.decision == "terminal":
                 return self._result(job, "terminal", return_id=plan.return_id)
             if plan.decision in ("idle", "stop"):
@@ -250,4 +266,6 @@ class DraftReturnWorkflow:
             self._state = step.state or self._state
             if step.kind == FAILED:
                 return self._result(job, FAILED, error=step.error)
-            # ok, partial, or unknown: the next read of the draft says where it stands
+            if step.kind == UNKNOWN:
+                uncertain = (plan.rel, plan.fingerprint, step.error)
+            # The next read of the draft says where it stands (and whether an unknown step landed).

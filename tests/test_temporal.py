@@ -1,0 +1,226 @@
+"""loop_async.temporal with a real Temporal dev server and the fake Loop server, worker in this process.
+
+Outcome kinds per item, keys absent from history, replay of the recorded histories, a draft
+driven to submitted, and the CLI's bulk --temporal path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("temporalio", reason="temporalio (the 'temporal' extra) is not installed")
+
+from temporalio.client import Client
+from temporalio.worker import Replayer
+
+from loop_async.temporal import (
+    WORKFLOWS,
+    BulkItem,
+    BulkJobInput,
+    BulkJobResult,
+    BulkProgress,
+    CallableKeys,
+    DraftInput,
+    DraftResult,
+    EnvKeys,
+    FileKeys,
+    build_pool,
+    create_worker,
+)
+from loop_async.temporal._types import ActionInput
+from loop_async.temporal.activities import LoopActivities
+from loop_async.testing import FakeLoopServer
+from tests._temporal_support import cli_history, history_json, temporal_address, wait_until  # noqa: F401
+
+KEYS = {"acme": "sk_live_ACME-secret-7f3a9c", "globex": "sk_live_GLOBEX-secret-41b2d0"}
+ACTION = "POST /api/v1/warehouse/return/{return_id}/process"
+
+
+def searchable(history: str) -> str:
+    """The history JSON plus every payload decoded (payload data is base64 in the JSON)."""
+    parts = [history]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, str) and "metadata" in node:
+                try:
+                    parts.append(base64.b64decode(data).decode("utf-8", "replace"))
+                except ValueError:
+                    pass
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(history))
+    return "\n".join(parts)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeLoopServer]:
+    scopes = ("Returns", "Orders", "Draft Returns", "Developer Tools")
+    async with FakeLoopServer(api_keys=dict.fromkeys(KEYS.values(), scopes), orders=12) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client(temporal_address: str) -> Client:  # noqa: F811
+    return await Client.connect(temporal_address)
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def worker(client: Client, server: FakeLoopServer, queue: str) -> AsyncIterator[None]:
+    pool = build_pool(KEYS, rate_limit=None, base_url=server.url, timeout=5)
+    async with pool, create_worker(client, queue, pool, heartbeat_every=0.2):
+        yield
+
+
+async def test_bulk_gives_every_item_one_outcome_of_the_right_kind(
+    client: Client,
+    server: FakeLoopServer,
+    queue: str,
+    worker: None,
+    temporal_address: str,  # noqa: F811
+) -> None:
+    acme = [server.seed_return() for _ in range(4)]
+    globex = [server.seed_return() for _ in range(3)]
+    server.faults.inject("status", route=ACTION, status=500, times=1)  # whichever item comes first
+    items = [BulkItem("acme", rid, line=n) for n, rid in enumerate(acme, 1)]
+    items += [BulkItem("globex", rid) for rid in globex]
+    items += [BulkItem("initech", acme[0])]  # no key for this merchant on the worker
+    wid = f"bulk-{queue}"
+    handle = await client.start_workflow(
+        "loop-async.bulk",
+        BulkJobInput("process", items, concurrency=2),
+        id=wid,
+        task_queue=queue,
+        result_type=BulkJobResult,
+    )
+    result = await handle.result()
+
+    assert [r.index for r in result.results] == list(range(len(items)))
+    assert [(r.merchant, r.return_id, r.line) for r in result.results] == [
+        (i.merchant, i.return_id, i.line) for i in items
+    ]
+    [unknown] = [r for r in result.results if r.kind == "unknown"]  # a 500 to a POST: it may have happened
+    assert unknown.error is not None and unknown.error.status == 500
+    assert server.side_effects[("process", unknown.return_id)] == 0  # (this fault did not act)
+    for r in result.results[:-1]:
+        if r is not unknown:
+            assert r.kind == "ok" and server.side_effects[("process", r.return_id)] == 1
+    last = result.results[-1]
+    assert last.kind == "failed" and last.error is not None and last.error.code == "unknown-merchant"
+    progress = await handle.query("progress", result_type=BulkProgress)
+    assert (progress.total, progress.done, progress.in_flight) == (len(items), len(items), 0)
+    assert (progress.ok, progress.unknown, progress.failed) == (len(acme) + len(globex) - 1, 1, 1)
+
+    # Keys are nowhere in the history (decoded payloads included); merchants and ids are.
+    for text in (searchable(await history_json(handle)), searchable(cli_history(temporal_address, wid))):
+        assert "globex" in text and str(acme[0]) in text
+        for key in KEYS.values():
+            assert key not in text
+            assert key.split("-secret-")[1] not in text
+
+    # The recorded history replays deterministically.
+    history = await handle.fetch_history()
+    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
+
+
+async def test_unsafe_activity_returns_its_outcome_instead_of_raising(server: FakeLoopServer) -> None:
+    note = "POST /warehouse/return/{return_id}/note"
+    options: dict[str, Any] = {"rate_limit": None, "base_url": server.url, "timeout": 5, "max_retries": 1}
+    async with build_pool(KEYS, **options) as pool:
+        acts = LoopActivities(pool)
+        rid = server.seed_return()
+        server.faults.inject("status", route=note, status=503, times=2)  # the first try and its one retry
+        refused = await acts.return_action(ActionInput("note", "acme", rid, text="hello"))
+        assert refused.kind == "failed" and server.side_effects[("note", rid)] == 0  # Loop refused: nothing happened
+        assert refused.error is not None and refused.error.status == 503
+        server.faults.inject("act_then_drop", route=note, times=1)
+        lost = await acts.return_action(ActionInput("note", "acme", rid, text="hello again"))
+        assert lost.kind == "unknown" and server.side_effects[("note", rid)] == 1  # acted, answer lost: not re-sent
+        assert (await acts.return_action(ActionInput("close", "acme", rid))).kind == "ok"
+        assert (await acts.return_action(ActionInput("nope", "acme", rid))).kind == "failed"
+        missing = await acts.return_action(ActionInput("process", "acme", 999_999))
+        assert missing.kind == "failed" and missing.error is not None and missing.error.type == "NotFoundError"
+
+
+async def test_draft_return_is_driven_to_submitted_and_replays(
+    client: Client,
+    server: FakeLoopServer,
+    queue: str,
+    worker: None,
+) -> None:
+    order = server.orders[0]
+    handle = await client.start_workflow(
+        "loop-async.draft-return",
+        DraftInput("acme", order_name=order.name, secondary_input=order.zip),
+        id=f"draft-{queue}",
+        task_queue=queue,
+        result_type=DraftResult,
+    )
+    result = await handle.result()
+    assert result.outcome == "terminal" and result.state == "submitted", result
+    assert result.draft_id is not None and result.return_id in server.returns
+    assert server.side_effects[("submit", result.draft_id)] == 1
+    assert result.steps[-1] == "submit-draft-return: ok"
+    text = searchable(await history_json(handle))
+    assert all(key not in text for key in KEYS.values())
+    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(await handle.fetch_history())
+
+
+async def test_draft_flow_waits_for_a_signal_before_submitting(
+    client: Client,
+    server: FakeLoopServer,
+    queue: str,
+    worker: None,
+) -> None:
+    order = server.orders[1]
+    handle = await client.start_workflow(
+        "loop-async.draft-return",
+        DraftInput("acme", policy="approve-submit", order_name=order.name, secondary_input=order.zip),
+        id=f"draft-wait-{queue}",
+        task_queue=queue,
+        result_type=DraftResult,
+    )
+
+    async def waiting() -> bool:
+        return (await handle.query("status", result_type=DraftResult)).outcome == "waiting"
+
+    await wait_until(waiting)
+    status = await handle.query("status", result_type=DraftResult)
+    assert status.draft_id is not None and server.side_effects[("submit", status.draft_id)] == 0
+    await handle.signal("nudge", "approve")
+    result = await handle.result()
+    assert result.outcome == "terminal" and server.side_effects[("submit", status.draft_id)] == 1
+
+
+def test_key_providers_read_env_file_and_callable(tmp_path: Path) -> None:
+    env = EnvKeys(environ={"LOOP_API_KEY_ACME": "k1", "LOOP_API_KEY_GLOBEX_EU": "k2", "OTHER": "x"})
+    assert env.merchants() == ["acme", "globex_eu"] and env.key("globex_eu") == "k2"
+    with pytest.raises(KeyError, match="LOOP_API_KEY_INITECH"):
+        env.key("initech")
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"acme": " k1\n"}))
+    assert FileKeys(path).merchants() == ["acme"] and FileKeys(path).key("acme") == "k1"
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    (folder / "globex").write_text("k2\n")
+    assert FileKeys(folder).key("globex") == "k2"
+    calls = CallableKeys(["a"], lambda name: f"key-of-{name}")
+    assert calls.key("a") == "key-of-a"
+    assert "k1" not in repr(env) + repr(FileKeys(path)) + repr(calls)
