@@ -32,7 +32,15 @@ from loop_async.errors import DecodeError
 from loop_async.models._enum import OpenEnum
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.return_data import AsnRow, Return, ReturnsPage
-from loop_async.models.webhooks import EVENT_TYPES, ReturnEvent, UnknownWebhookEvent, WebhookTopic, WebhookTrigger
+from loop_async.models.webhooks import (
+    EVENT_TYPES,
+    LooseInt,
+    RestockEvent,
+    ReturnEvent,
+    UnknownWebhookEvent,
+    WebhookTopic,
+    WebhookTrigger,
+)
 
 __all__ = ["converter", "structure", "unstructure"]
 
@@ -393,6 +401,14 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
 
 def _configure_return_data_and_webhooks(conv: cattrs.Converter) -> None:
     """Hooks for ASN rows (unlisted columns kept in ``extra``) and webhook events (``raw`` kept)."""
+
+    def structure_loose_int(value: Any, _: Any) -> int:
+        # Loop's webhook examples send ids both as numbers and as digit strings.
+        if type(value) is str and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+        return _structure_int(value, int)
+
+    conv.register_structure_hook(LooseInt, structure_loose_int)
     asn_known = {a.name for a in attrs.fields(AsnRow)} - {"extra"}
     asn_base = make_dict_structure_fn(AsnRow, conv, extra=override(omit=True))
 
@@ -410,8 +426,22 @@ def _configure_return_data_and_webhooks(conv: cattrs.Converter) -> None:
 
         return _objects_only(structure_event)
 
-    for event_cls in {*EVENT_TYPES.values(), UnknownWebhookEvent} - {ReturnEvent}:
+    for event_cls in {*EVENT_TYPES.values(), UnknownWebhookEvent} - {ReturnEvent, RestockEvent}:
         conv.register_structure_hook(event_cls, with_raw(event_cls))
+
+    restock_base = with_raw(RestockEvent)
+
+    def structure_restock_event(value: Any, tp: Any) -> Any:
+        items = value.get("restock_items")
+        if isinstance(items, Mapping):
+            # An older reference page keys the items by Shopify order line item id.
+            keyed = [
+                {**item, "line_item_id": key} if isinstance(item, Mapping) else item for key, item in items.items()
+            ]
+            return attrs.evolve(restock_base({**value, "restock_items": keyed}, tp), raw=dict(value))
+        return restock_base(value, tp)
+
+    conv.register_structure_hook(RestockEvent, _objects_only(structure_restock_event))
 
     def structure_return_event(value: Any, _: Any) -> ReturnEvent:
         # The return's own fields sit at the top level, next to topic and trigger.
@@ -419,6 +449,8 @@ def _configure_return_data_and_webhooks(conv: cattrs.Converter) -> None:
             topic=conv.structure(value.get("topic"), WebhookTopic),
             trigger=conv.structure(value.get("trigger"), WebhookTrigger),
             return_=conv.structure(value, Return),
+            shop_id=conv.structure(value.get("shop_id"), LooseInt | None),  # type: ignore[arg-type]
+            edited_at=conv.structure(value.get("edited_at"), datetime | None),  # type: ignore[arg-type]
             raw=dict(value),
         )
 

@@ -123,7 +123,7 @@ class MiniLoop:
         self.requests.append(request.url)
         self._range(request)
         return web.json_response(
-            [{"return_id": 1, "order_name": "#1001", "carrier": "UPS", "quantity": 2, "box": "B-7"}]
+            [{"id": 1, "return_line_item_id": 3, "order_name": "#1001", "carrier": "UPS", "box": "B-7"}]
         )
 
 
@@ -297,7 +297,8 @@ async def test_list_accepts_a_single_state_string(loop: LoopClient, mini: MiniLo
 
 async def test_asn_rows_keep_unlisted_columns(loop: LoopClient, mini: MiniLoop) -> None:
     rows = await loop.returns.asn(T0, T0 + timedelta(days=7))
-    assert rows == [AsnRow(return_id=1, order_name="#1001", carrier="UPS", quantity=2, extra={"box": "B-7"})]
+    assert rows == [AsnRow(id=1, return_line_item_id=3, order_name="#1001", carrier="UPS", extra={"box": "B-7"})]
+    assert rows[0].key == (1, 3)
     assert mini.requests[0].query == {"from": "2025-01-01 00:00:00", "to": "2025-01-08 00:00:00"}
 
 
@@ -380,8 +381,8 @@ async def test_fake_server_get_and_not_found(fake: FakeLoopServer, fake_loop: Lo
 async def test_fake_server_asn(fake: FakeLoopServer, fake_loop: LoopClient) -> None:
     rid = fake.seed_return(created_at=T0 + timedelta(hours=5))
     rows = await fake_loop.returns.asn(T0, T0 + timedelta(days=1))
-    assert [row.return_id for row in rows] == [rid]
-    assert rows[0].extra.get("title")  # a column the model does not name is kept
+    assert [row.id for row in rows] == [rid]
+    assert rows[0].title and rows[0].extra == {}  # the fake serves the documented columns only
 
 
 async def test_a_return_that_drifts_onto_the_next_page_is_yielded_once() -> None:

@@ -19,7 +19,8 @@ from aiohttp.test_utils import TestServer
 from loop_async import LoopClient
 from loop_async._convert import structure
 from loop_async.models import Return
-from loop_async.testing import SIGNATURE_HEADER, FakeLoopServer, WebhookDelivery, sign
+from loop_async.testing import SIGNATURE_HEADER, FakeLoopServer, sign
+from loop_async.testing.webhooks import LOOP_ATTEMPTS
 
 SECRET = "whsec_test"
 
@@ -147,6 +148,7 @@ async def test_503_and_500_are_retried_until_delivered(
     await client.returns.close(return_id)
     await fake_loop_server.wait_idle()
     assert [(d.status_code, d.attempt) for d in fake_loop_server.webhook_deliveries] == [(503, 1), (500, 2), (200, 3)]
+    assert fake_loop_server.webhook_deliveries[0].retry_in == 0  # the receiver's Retry-After
     bodies = {body for _, body in receiver.received}
     assert len(bodies) == 1  # the same signed body every time
     for headers, body in receiver.received:
@@ -168,10 +170,12 @@ async def test_network_errors_are_retried_then_given_up(client: LoopClient, fake
     await subscribe(client, dead_url, "return", "return.closed")
     await client.returns.close(fake_loop_server.seed_return())
     await fake_loop_server.wait_idle()
-    retries = len(fake_loop_server.dispatcher.retry_delays)
-    assert fake_loop_server.webhook_deliveries == [
-        WebhookDelivery(dead_url, "return", "return.closed", None, attempt) for attempt in range(1, retries + 2)
+    deliveries = fake_loop_server.webhook_deliveries
+    assert [d[:5] for d in deliveries] == [
+        (dead_url, "return", "return.closed", None, attempt) for attempt in range(1, LOOP_ATTEMPTS + 1)
     ]
+    assert [d.retry_in is None for d in deliveries] == [False] * (LOOP_ATTEMPTS - 1) + [True]
+    assert deliveries[-1].failed
 
 
 async def test_only_active_matching_subscriptions_receive(
@@ -190,7 +194,7 @@ async def test_pending_deliveries_are_cancelled_on_close() -> None:
         sock.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
     async with (
-        FakeLoopServer(orders=1, webhook_retry_delays=(3600.0,)) as server,
+        FakeLoopServer(orders=1, webhook_backoff=7200.0) as server,
         LoopClient(server.api_key, base_url=server.url, rate_limit=None) as loop,
     ):
         await subscribe(loop, dead_url, "return", "return.closed")

@@ -45,12 +45,19 @@ class ReturnLineItem:
 
 @attrs.frozen(kw_only=True)
 class ReturnRefund:
-    """A refund issued for a return."""
+    """A refund issued for a return.
 
-    id: int | None = None
+    Loop documents ``gateway``, ``amount``, ``currency``, ``provider_refund_id`` (the refund's
+    id at the commerce provider) and ``provider``; ``id``, ``status`` and ``created_at`` are
+    kept for payloads that carry them (not documented).
+    """
+
+    gateway: str | None = None
     amount: Decimal | None = None
     currency: str | None = None
-    gateway: str | None = None
+    provider_refund_id: str | None = None
+    provider: str | None = None
+    id: int | None = None
     status: str | None = None
     created_at: datetime | None = None
 
@@ -109,13 +116,54 @@ class ReturnsPage:
 
 @attrs.frozen(kw_only=True)
 class AsnRow:
-    """One package row of the advanced shipping notice report. Unlisted columns are in ``extra``."""
+    """One row of the advanced shipping notice report: a returned line item and its package.
 
-    return_id: int | None = None
+    The fields are the documented columns; any other column is kept in ``extra``. ``id`` is
+    "the unique identifier associated with the ASN report", not documented as unique per row:
+    identify a row by :attr:`key`, ``(id, return_line_item_id)``. Amounts are exact decimals.
+    """
+
+    id: int | None = None
+    return_line_item_id: int | None = None
+    order_id: int | None = None
     order_name: str | None = None
-    tracking_number: str | None = None
-    carrier: str | None = None
-    status: str | None = None
+    order_number: str | None = None
+    provider_order_number: str | None = None
+    state: ReturnState | None = None
+    customer_email: str | None = None
+    title: str | None = None
+    purchase_price: Decimal | None = None
     sku: str | None = None
-    quantity: int | None = None
+    barcode: str | None = None
+    carrier: str | None = None
+    service: str | None = None
+    label_status: str | None = None
+    tracking_number: str | None = None
+    integration_tracking_url: str | None = None
+    restock_status: str | None = None
+    currency: str | None = None
+    label_updated_at: datetime | None = None
+    label_url: str | None = None
+    label_rate: Decimal | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_at: datetime | None = None
+    return_reason: str | None = None
+    actioned_by: str | None = None
+    return_method: str | None = None
+    return_method_rma_code: str | None = None
+    return_method_state: str | None = None
+    date_delivered: datetime | None = None
+    outcome: str | None = None
+    scannable_id: str | None = None
+    package_reference: str | None = None
+    shipping_box_barcode: str | None = None
+    provider_created_at: datetime | None = None
+    destination_id: str | None = None
+    destination_name: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def key(self) -> tuple[int | None, int | None]:
+        """``(id, return_line_item_id)``: what identifies a row (``id`` alone may repeat)."""
+        return (self.id, self.return_line_item_id)

@@ -335,7 +335,11 @@ class ReturnsResource:
         works in whole UTC seconds, so ``start`` is rounded down and ``end`` up.
 
         ``states`` (``open``, ``closed``, ``cancelled``, ``expired``, ``review``) restricts the
-        states; several states are fetched one after the other within each window.
+        states; several states are fetched one after the other within each window. With
+        ``states=None`` no ``state`` is sent, and Loop then lists only **open, closed and
+        expired** returns (its documented default): pass every state to get them all. The
+        caller's range and state are sent on every page, also when Loop's ``nextPageUrl``
+        drops them.
         ``page_size`` is 1 to 750. Every argument is checked before the first request.
         """
         problems = Problems("returns.list")
@@ -401,7 +405,7 @@ class ReturnsResource:
                 yield ret
             if not page.next_page_url:
                 return
-            next_url = self._transport.resolve(page.next_page_url)  # UnsafeLinkError off-origin
+            next_url = _with_missing(self._transport.resolve(page.next_page_url), params)  # off-origin: UnsafeLinkError
             if str(next_url) in visited:
                 raise DecodeError(f"returns list: nextPageUrl repeats a page already read ({next_url})")
             visited.add(str(next_url))
@@ -424,13 +428,25 @@ class ReturnsResource:
         return list(structure(response.data, tuple[AsnRow, ...], what="advanced shipping notice"))
 
 
+def _with_missing(url: URL, params: Mapping[str, str]) -> URL:
+    """``url`` with each of the caller's ``params`` that it lacks added back.
+
+    Loop's ``nextPageUrl`` keeps ``to``, ``filter``, ``pageSize`` and the cursor but drops
+    ``from``, ``state`` and ``paginate`` (its documented example); followed as given, the next
+    page would fall back to Loop's defaults (the last 24 hours, the default states). What the
+    URL does carry is left as Loop wrote it.
+    """
+    missing = {name: value for name, value in params.items() if name not in url.query}
+    return url.update_query(missing) if missing else url
+
+
 def _check_states(problems: Problems, states: Iterable[str | ReturnState] | str | None) -> list[str | None]:
     """The ``state`` values to query (``[None]``: no state filter); unknown states are problems."""
     if states is None:
         return [None]
     items = [states] if isinstance(states, str) else list(states)
     if not items:
-        problems.add("states", "must name at least one state, or be None for all states")
+        problems.add("states", "must name at least one state, or be None for Loop's default states")
     known = {member.value for member in ReturnState}
     values: list[str | None] = []
     for item in items:

@@ -8,11 +8,15 @@ from typing import Any
 from yarl import URL
 
 from loop_async._convert import structure
+from loop_async.errors import NotFoundError
 from loop_async.models.webhooks import Webhook, WebhookStatus, WebhookTopic, WebhookTrigger
 from loop_async.resources._validate import Problems
 from loop_async.transport import Transport
 
 __all__ = ["WebhooksResource"]
+
+#: What Loop's ``PUT /webhooks/{id}`` requires with every update.
+_PUT_FIELDS = ("topic", "trigger", "url")
 
 
 def _check_url(problems: Problems, url: object) -> None:
@@ -40,7 +44,11 @@ class WebhooksResource:
     async def create(
         self, topic: str | WebhookTopic, trigger: str | WebhookTrigger, url: str, *, active: bool = True
     ) -> Webhook:
-        """Subscribe ``url`` to ``topic``/``trigger`` (e.g. ``"return"``, ``"return.closed"``)."""
+        """Subscribe ``url`` to ``topic``/``trigger`` (e.g. ``"return"``, ``"return.closed"``).
+
+        ``status`` is always sent (``active`` by default): Loop's own default is said to be
+        ``inactive``. Loop answers 201 with the new subscription.
+        """
         problems = Problems("webhooks.create")
         problems.text("topic", topic)
         problems.text("trigger", trigger)
@@ -60,8 +68,16 @@ class WebhooksResource:
         trigger: str | WebhookTrigger | None = None,
         url: str | None = None,
         active: bool | None = None,
-    ) -> None:
-        """Change a subscription; only the fields given are sent (at least one)."""
+    ) -> Webhook:
+        """Change a subscription (at least one field); returns the subscription as sent.
+
+        Loop's ``PUT /webhooks/{id}`` requires ``topic``, ``trigger`` and ``url`` with every
+        update, so unless all three are given the current subscription is read first (``GET
+        /webhooks``) and the fields not given are sent as they are; ``status`` is sent too, so
+        that a PUT never resets it. This read-modify-write is not atomic: a change made by
+        someone else between the read and the PUT is overwritten. An id that is not among the
+        shop's webhooks raises :class:`~loop_async.errors.NotFoundError` before any PUT.
+        """
         problems = Problems("webhooks.update")
         problems.positive_id("webhook_id", webhook_id)
         problems.text("topic", topic, required=False)
@@ -70,19 +86,37 @@ class WebhooksResource:
             _check_url(problems, url)
         if active is not None and not isinstance(active, bool):
             problems.add("active", f"must be a bool, got {type(active).__name__}")
-        body: dict[str, Any] = {}
-        if topic is not None:
-            body["topic"] = str(topic)
-        if trigger is not None:
-            body["trigger"] = str(trigger)
-        if url is not None:
-            body["url"] = url
-        if active is not None:
-            body["status"] = _status(active)
-        if not body:
+        if topic is None and trigger is None and url is None and active is None:
             problems.add("topic/trigger/url/active", "give at least one field to change")
         problems.raise_if_any()
+        changes: dict[str, Any] = {}
+        if topic is not None:
+            changes["topic"] = str(topic)
+        if trigger is not None:
+            changes["trigger"] = str(trigger)
+        if url is not None:
+            changes["url"] = url
+        if active is not None:
+            changes["status"] = _status(active)
+        body = changes
+        if set(_PUT_FIELDS) - changes.keys():
+            current = await self._current(webhook_id)
+            body = {**current, **changes}
         await self._transport.request("PUT", self._transport.url("webhooks", webhook_id), json=body)
+        return structure({"id": webhook_id, **body}, Webhook, what="webhook")
+
+    async def _current(self, webhook_id: int) -> dict[str, Any]:
+        """The fields of ``webhook_id`` that a PUT sends, as Loop lists them."""
+        url = self._transport.url("webhooks")
+        response = await self._transport.request("GET", url)
+        data = response.data
+        items = data.get("webhooks") if isinstance(data, dict) else data
+        for item in items if isinstance(items, builtins.list) else ():
+            if isinstance(item, dict) and item.get("id") == webhook_id:
+                return {name: item[name] for name in (*_PUT_FIELDS, "status") if item.get(name) is not None}
+        raise NotFoundError(
+            f"webhook {webhook_id} is not among the shop's webhooks", status=response.status, method="GET", url=url
+        )
 
     async def delete(self, webhook_id: int) -> None:
         """Remove a subscription."""

@@ -2,9 +2,16 @@
 
 Returns are rendered through the SDK's :class:`~loop_async.models.Return` model, so money goes
 out as strings. Range rules, as Loop documents them: ``from``/``to`` are ``YYYY-MM-DD HH:MM:SS``
-(UTC), both inclusive at second precision; without them the last 24 hours; at most 120 days
-per request (422 otherwise). Pages are ordered by the filtered timestamp, then id; the cursor
-in ``nextPageUrl`` is opaque (base64 of an offset).
+(UTC; ISO 8601 is accepted too), both inclusive at second precision; without them the last 24
+hours; at most 120 days per request (422 otherwise). Without ``state`` only open, closed and
+expired returns are listed.
+
+Pages are ordered by the filtered timestamp, then id, and use a keyset cursor as Loop's does
+(base64url of ``{"created_at": "...", "id": ..., "_pointsToNextItems": true}``; the ``id``
+tie-break is a guess). ``nextPageUrl`` has Loop's documented shape: it keeps ``to``,
+``filter``, ``pageSize`` and ``cursor`` and **drops** ``from``, ``state`` and ``paginate``, so
+a client that follows it as given gets the defaults (the last 24 hours, the default states)
+from the second page on. A request with a ``cursor`` is paginated.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ MAX_RANGE = timedelta(days=120)
 MAX_PAGE_SIZE = 750
 DEFAULT_PAGE_SIZE = 100
 STATES = frozenset({"open", "closed", "cancelled", "expired", "review"})
+#: What Loop lists when no ``state`` is given.
+DEFAULT_STATES = frozenset({"open", "closed", "expired"})
 
 
 def return_model(ret: FakeReturn) -> Return:
@@ -48,12 +57,11 @@ def return_model(ret: FakeReturn) -> Return:
     if closed and ret.credit_type == "refund" and ret.line_items:
         refunds = (
             ReturnRefund(
-                id=ret.id * 10,
+                gateway="shopify_payments",
                 amount=total,
                 currency=ret.order.currency,
-                gateway="shopify_payments",
-                status="success",
-                created_at=ret.updated_at,
+                provider_refund_id=str(8_800_000_000 + ret.id),
+                provider="shopify",
             ),
         )
     return Return(
@@ -104,6 +112,8 @@ def return_model(ret: FakeReturn) -> Return:
 def render_return(ret: FakeReturn) -> dict[str, Any]:
     """A return as Loop's JSON object (money as strings)."""
     data: dict[str, Any] = unstructure(return_model(ret))
+    # Refunds carry the documented fields only (the model also has undocumented optional ones).
+    data["refunds"] = [{k: v for k, v in refund.items() if v is not None} for refund in data["refunds"]]
     return data
 
 
@@ -111,7 +121,16 @@ def _parse_time(name: str, value: str) -> datetime:
     try:
         return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
+        pass
+    try:  # third-party clients send ISO 8601 ("2022-01-01T00:00:00.000Z"), which Loop accepts
+        text = value.strip()
+        if "T" not in text:
+            raise ValueError(text)
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
         raise validation_error({name: [f"The {name} does not match the format Y-m-d H:i:s."]}) from None
+    utc = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return utc.replace(microsecond=0)
 
 
 def parse_range(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
@@ -133,21 +152,26 @@ def _states(query: MultiMapping[str]) -> set[str] | None:
     return wanted or None
 
 
-def _cursor_offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
+_Key = tuple[datetime, int]
+
+
+def _decode_cursor(cursor: str, field: str) -> tuple[_Key, bool]:
+    """The keyset position and direction (``True``: the items after it) of a cursor."""
+    invalid = validation_error({"cursor": ["The cursor is invalid."]})
     try:
         data = _json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
-        offset = data["o"]
+        stamp = datetime.strptime(data[field], TIME_FORMAT).replace(tzinfo=timezone.utc)
+        return_id, forward = data["id"], data["_pointsToNextItems"]
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise validation_error({"cursor": ["The cursor is invalid."]}) from None
-    if not isinstance(offset, int) or offset < 0:
-        raise validation_error({"cursor": ["The cursor is invalid."]})
-    return offset
+        raise invalid from None
+    if not isinstance(return_id, int) or not isinstance(forward, bool):
+        raise invalid
+    return (stamp, return_id), forward
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(_json.dumps({"o": offset})).decode().rstrip("=")
+def _encode_cursor(field: str, key: _Key, forward: bool) -> str:
+    data = {field: key[0].strftime(TIME_FORMAT), "id": key[1], "_pointsToNextItems": forward}
+    return base64.urlsafe_b64encode(_json.dumps(data)).decode().rstrip("=")
 
 
 def list_returns(store: Store, query: MultiMapping[str], request_url: URL) -> Any:
@@ -156,31 +180,43 @@ def list_returns(store: Store, query: MultiMapping[str], request_url: URL) -> An
     field = query.get("filter", "created_at")
     if field not in ("created_at", "updated_at"):
         raise validation_error({"filter": ["The filter must be created_at or updated_at."]})
-    states = _states(query)
-    paginate = query.get("paginate", "").lower() in ("true", "1")
+    states = _states(query) or DEFAULT_STATES
+    cursor = query.get("cursor")
+    position = _decode_cursor(cursor, field) if cursor else None
+    paginate = query.get("paginate", "").lower() in ("true", "1") or position is not None
     size_text = query.get("pageSize", str(DEFAULT_PAGE_SIZE))
     if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
         raise validation_error({"pageSize": [f"The page size must be between 1 and {MAX_PAGE_SIZE}."]})
     page_size = int(size_text)
 
-    def stamp(ret: FakeReturn) -> datetime:
+    def key(ret: FakeReturn) -> _Key:
         value = ret.created_at if field == "created_at" else ret.updated_at
-        return value.astimezone(timezone.utc).replace(microsecond=0)
+        return value.astimezone(timezone.utc).replace(microsecond=0), ret.id
 
     matching = sorted(
-        (r for r in store.returns.values() if start <= stamp(r) <= end and (states is None or r.state in states)),
-        key=lambda r: (stamp(r), r.id),
+        (r for r in store.returns.values() if start <= key(r)[0] <= end and r.state in states),
+        key=key,
     )
     if not paginate:
         return [render_return(r) for r in matching]
-    offset = _cursor_offset(query.get("cursor"))
-    page = matching[offset : offset + page_size]
+    if position is None:
+        page = matching[:page_size]
+    elif position[1]:
+        page = [r for r in matching if key(r) > position[0]][:page_size]
+    else:
+        page = [r for r in matching if key(r) < position[0]][-page_size:]
     next_url = prev_url = None
-    if offset + page_size < len(matching):
-        next_url = str(request_url.update_query(cursor=_cursor(offset + page_size)))
-    if offset > 0:
-        prev_url = str(request_url.update_query(cursor=_cursor(max(0, offset - page_size))))
+    if page and key(matching[-1]) > key(page[-1]):
+        next_url = _page_url(request_url, page_size, field, end, _encode_cursor(field, key(page[-1]), True))
+    if page and key(matching[0]) < key(page[0]):
+        prev_url = _page_url(request_url, page_size, field, end, _encode_cursor(field, key(page[0]), False))
     return {"returns": [render_return(r) for r in page], "nextPageUrl": next_url, "previousPageUrl": prev_url}
+
+
+def _page_url(request_url: URL, page_size: int, field: str, end: datetime, cursor: str) -> str:
+    """A page link as Loop writes it: ``to``, ``filter``, ``pageSize``, ``cursor`` (no ``from``, ``state``)."""
+    params = {"to": end.strftime(TIME_FORMAT), "filter": field, "pageSize": str(page_size), "cursor": cursor}
+    return str(request_url.with_query(params))
 
 
 def find_return(store: Store, query: Mapping[str, str]) -> FakeReturn | None:
@@ -206,23 +242,59 @@ def find_return(store: Store, query: Mapping[str, str]) -> FakeReturn | None:
 
 
 def asn_rows(store: Store, query: Mapping[str, str]) -> list[dict[str, Any]]:
-    """``GET /warehouse/reporting/asn``: one row per item of the open returns created in range."""
+    """``GET /warehouse/reporting/asn``: one row per item of the open returns created in range.
+
+    The columns are those Loop's ASN page documents; which returns are listed (open ones,
+    by creation time) is a guess, and so is ``id`` (the return's, so it repeats across a
+    return's items; Loop calls it the identifier of the ASN report).
+    """
     start, end = parse_range(query, store.clock())
     rows = []
     for ret in sorted(store.returns.values(), key=lambda r: r.id):
         if ret.state != "open" or not start <= ret.created_at.replace(microsecond=0) <= end:
             continue
+        order = ret.order
         for item in ret.line_items:
             rows.append(
                 {
-                    "return_id": ret.id,
-                    "order_name": ret.order.name,
-                    "tracking_number": f"1Z{ret.id:012d}",
-                    "carrier": "UPS",
-                    "status": "in_transit",
-                    "sku": item.line_item.sku,
-                    "quantity": 1,
+                    "id": ret.id,
+                    "return_line_item_id": item.id,
+                    "order_id": order.id,
+                    "order_name": order.name,
+                    "order_number": order.name.lstrip("#"),
+                    "provider_order_number": order.name.lstrip("#"),
+                    "state": ret.state,
+                    "customer_email": order.email,
                     "title": item.line_item.title,
+                    "purchase_price": str(minor_to_decimal(item.line_item.price)),
+                    "sku": item.line_item.sku,
+                    "barcode": None,
+                    "carrier": "UPS",
+                    "service": "Ground",
+                    "label_status": ret.label_status or "N/A",
+                    "tracking_number": f"1Z{ret.id:012d}",
+                    "integration_tracking_url": None,
+                    "restock_status": None,
+                    "currency": order.currency,
+                    "label_updated_at": (ret.label_updated_at or ret.created_at).strftime(TIME_FORMAT),
+                    "label_url": f"https://labels.example.com/{ret.id}.pdf",
+                    "label_rate": "0.00",
+                    "closed_at": None,
+                    "updated_at": ret.updated_at.strftime(TIME_FORMAT),
+                    "created_at": ret.created_at.strftime(TIME_FORMAT),
+                    "return_reason": item.reason,
+                    "actioned_by": None,
+                    "return_method": ret.return_method or "label",
+                    "return_method_rma_code": None,
+                    "return_method_state": None,
+                    "date_delivered": None,
+                    "outcome": item.outcome,
+                    "scannable_id": None,
+                    "package_reference": None,
+                    "shipping_box_barcode": None,
+                    "provider_created_at": order.created_at.strftime(TIME_FORMAT),
+                    "destination_id": None,
+                    "destination_name": None,
                 }
             )
     return rows

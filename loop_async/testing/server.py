@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -38,6 +39,7 @@ from loop_async.testing.limits import SlidingWindowLimiter
 from loop_async.testing.return_data import asn_rows, find_return, list_returns, render_return
 from loop_async.testing.store import FakeDraft, FakeNote, FakeOrder, FakeReturn, FakeWebhook, Store
 from loop_async.testing.warehouse import Warehouse
+from loop_async.testing.webhook_payloads import giftcard_payload, label_payload, restock_payload, return_payload
 from loop_async.testing.webhooks import WebhookDelivery, WebhookDispatcher
 
 __all__ = [
@@ -75,7 +77,16 @@ HAL_FORMS_CONTENT_TYPE = "application/prs.hal-forms+json"
 DEFAULT_API_KEY = "test-key"
 CLOSED_STATES = frozenset({"closed", "cancelled", "expired"})
 WEBHOOK_TOPICS = frozenset(
-    {"return", "label", "restock", "giftcard", "happy.returns.shipment", "label.request", "return.processing"}
+    {
+        "return",
+        "label",
+        "restock",
+        "giftcard",
+        "happy.returns.shipment",
+        "label.request",
+        "return.processing",
+        "ship-by-loop",  # a guess: Loop documents the triggers, not this topic's name
+    }
 )
 WEBHOOK_TRIGGERS = frozenset(
     {
@@ -84,12 +95,21 @@ WEBHOOK_TRIGGERS = frozenset(
         "return.closed",
         "label.created",
         "label.updated",
+        "label.requested",
+        "label.closed",
+        "label.request.issued",
+        "label.request.cancelled",
         "restock.requested",
         "giftcard.requested",
         "shipment.processed",
         "return.processing.failed",
+        "ship-by-loop.services.requested",
+        "ship-by-loop.purchase.requested",
+        "ship-by-loop.cancellation.requested",
     }
 )
+#: Loop's PUT /webhooks/{id} requires these with every update.
+WEBHOOK_PUT_REQUIRED = ("topic", "trigger", "url")
 MAX_WEBHOOKS = 25
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -154,8 +174,9 @@ class FakeLoopServer:
     ``rate_limit_per_minute`` turns on the per-key limit (``rate_limit_retry_after`` adds a
     ``Retry-After`` to its 429s; ``rate_limit_window`` shortens the minute for tests);
     ``orders``/``seed`` make the deterministic seed data; ``webhook_secret`` signs deliveries,
-    retried after ``webhook_retry_delays`` (a receiver's ``Retry-After`` is honoured up to
-    ``webhook_max_retry_after`` seconds; Loop's own cap is 30 minutes); queued processing
+    retried as Loop does (six attempts, a ``Retry-After`` over 30 minutes fails the webhook)
+    after an exponential backoff from ``webhook_backoff`` seconds, and waiting at most
+    ``webhook_max_retry_after`` seconds for an honoured ``Retry-After``; queued processing
     finishes ``processing_delay`` seconds after ``process`` answers (``None``: when the test
     calls :meth:`release_processing`), and only if the return is still open and unflagged by
     then (otherwise it is dropped with a ``return.processing.failed`` webhook); drafts expire
@@ -177,7 +198,7 @@ class FakeLoopServer:
         rate_limit_window: float = 60.0,
         draft_ttl: timedelta = timedelta(hours=24),
         clock: Callable[[], datetime] | None = None,
-        webhook_retry_delays: Iterable[float] = (0.01, 0.05, 0.1),
+        webhook_backoff: float = 0.01,
         webhook_max_retry_after: float = 1.0,
         processing_delay: float | None = 0.0,
     ) -> None:
@@ -202,8 +223,9 @@ class FakeLoopServer:
         self.dispatcher = WebhookDispatcher(
             webhook_secret,
             lambda: list(self.store.webhooks.values()),
-            retry_delays=tuple(webhook_retry_delays),
+            backoff=webhook_backoff,
             max_retry_after=webhook_max_retry_after,
+            rng=random.Random(seed),
         )
         #: Warehouse and support endpoints' state and test controls (``seed_shipment``, ...).
         self.warehouse = Warehouse(self.store, self.dispatcher, self.side_effects)
@@ -311,6 +333,14 @@ class FakeLoopServer:
         ret.flagged = False
         if ret.state == "review":
             ret.state = "open"
+
+    def set_label_status(self, return_id: int, status: str, trigger: str = "label.updated") -> None:
+        """Change the label of ``return_id`` (an EasyPost status such as ``in_transit``) and send
+        the ``label`` webhook ``trigger`` (``label.created``, ``label.updated``, ``label.closed``...)."""
+        ret = self.store.returns[return_id]
+        ret.label_status = status
+        ret.label_updated_at = self.clock()
+        self.dispatcher.emit("label", trigger, label_payload(ret))
 
     def expire_draft(self, draft_id: int) -> None:
         """Expire a draft return now."""
@@ -506,7 +536,16 @@ class FakeLoopServer:
             self.dispatcher.emit("return.processing", "return.processing.failed", payload)
             return
         self._set_state(ret, "closed")
-        self.dispatcher.emit("return", "return.closed", render_return(ret))
+        self._emit_return("return.closed", ret)
+        # What Loop sends when processing finishes (when the shop restocks by webhook, and
+        # uses a third-party gift card provider).
+        self.dispatcher.emit("restock", "restock.requested", restock_payload(ret))
+        if ret.credit_type == "gift":
+            gift_card_id = self.store.next_id("gift_card")
+            self.dispatcher.emit("giftcard", "giftcard.requested", giftcard_payload(ret, gift_card_id))
+
+    def _emit_return(self, trigger: str, ret: FakeReturn) -> None:
+        self.dispatcher.emit("return", trigger, return_payload(ret, self.clock()))
 
     # -- return actions --------------------------------------------------------------------
 
@@ -518,13 +557,15 @@ class FakeLoopServer:
         return_id = _int_param(request, "return_id")
         ret = self.store.returns.get(return_id)
         if ret is None:
-            raise action_error(404, "NOT_FOUND", f"Return {return_id} was not found.")
+            # As Loop does: status 200, an error body without a code.
+            raise LoopHTTPError(200, {"errors": {"message": "No return found with this ID."}})
         return ret
 
     def _actionable(self, request: web.Request) -> FakeReturn:
         ret = self._find_return(request)
         if ret.state in CLOSED_STATES:
-            raise action_error(422, "UNPROCESSABLE_RETURN", f"Return {ret.id} is {ret.state} and cannot be changed.")
+            # Loop refuses actions on a closed, cancelled or expired return with status 200.
+            raise action_error(200, "UNPROCESSABLE_RETURN", f"Return {ret.id} is {ret.state} and cannot be changed.")
         return ret
 
     # Every handler reads its raw body first (its only ``await``), then checks, parses and
@@ -534,7 +575,7 @@ class FakeLoopServer:
         raw = await request.read()
         ret = self._actionable(request)
         if ret.flagged:
-            raise action_error(422, "UNPROCESSABLE_FLAGGED_RETURN", f"Return {ret.id} is flagged for review.")
+            raise action_error(200, "UNPROCESSABLE_FLAGGED_RETURN", f"Return {ret.id} is flagged for review.")
         if ret.processing:
             raise action_error(422, "UNPROCESSABLE_RETURN", f"Return {ret.id} is already queued for processing.")
         ret.process_details = _parse_object(raw)
@@ -562,7 +603,7 @@ class FakeLoopServer:
         ret.line_items = [i for i in ret.line_items if i not in chosen]
         self.side_effects[("remove", ret.id)] += 1
         self._set_state(ret, "closed")  # Loop processes and closes the return on removal
-        self.dispatcher.emit("return", "return.closed", render_return(ret))
+        self._emit_return("return.closed", ret)
         return json_response(True)
 
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
@@ -570,14 +611,14 @@ class FakeLoopServer:
         ret.cancel_reason = request.query.get("reason")
         self.side_effects[("cancel", ret.id)] += 1
         self._set_state(ret, "cancelled")
-        self.dispatcher.emit("return", "return.updated", render_return(ret))
+        self._emit_return("return.updated", ret)
         return json_response("true")  # Loop often sends the JSON string "true"
 
     async def _close(self, request: web.Request) -> web.StreamResponse:
         ret = self._actionable(request)
         self.side_effects[("close", ret.id)] += 1
         self._set_state(ret, "closed")
-        self.dispatcher.emit("return", "return.closed", render_return(ret))
+        self._emit_return("return.closed", ret)
         return json_response("true")
 
     async def _flag(self, request: web.Request) -> web.StreamResponse:
@@ -585,7 +626,7 @@ class FakeLoopServer:
         ret.flagged = True
         self.side_effects[("flag", ret.id)] += 1
         self._set_state(ret, "review")
-        self.dispatcher.emit("return", "return.updated", render_return(ret))
+        self._emit_return("return.updated", ret)
         return json_response(True)
 
     async def _list_notes(self, request: web.Request) -> web.StreamResponse:
@@ -698,10 +739,10 @@ class FakeLoopServer:
             topic=body["topic"],
             trigger=body["trigger"],
             url=body["url"],
-            status=body.get("status", "active"),
+            status=body.get("status", "inactive"),  # the default a third-party spec of Loop's API gives
         )
         self.store.webhooks[hook.id] = hook
-        return json_response(hook.as_json())
+        return json_response(hook.as_json(), status=201)
 
     def _webhook(self, request: web.Request, code: str) -> FakeWebhook:
         value = request.match_info["webhook_id"]
@@ -714,7 +755,8 @@ class FakeLoopServer:
         raw = await request.read()
         hook = self._webhook(request, "FAILED_TO_UPDATE_WEBHOOK")
         body = _parse_object(raw, required=True)
-        problems = self._webhook_problems(body, partial=True)
+        problems = [f"{name} is required" for name in WEBHOOK_PUT_REQUIRED if name not in body]
+        problems += self._webhook_problems(body, partial=True)
         if problems:
             raise action_error(422, "FAILED_TO_UPDATE_WEBHOOK", "; ".join(problems))
         for name in ("topic", "trigger", "url", "status"):
@@ -795,7 +837,7 @@ class FakeLoopServer:
     def _d_submit(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         ret = self.drafts_machine.submit(draft)
         self.side_effects[("submit", draft.id)] += 1
-        self.dispatcher.emit("return", "return.created", render_return(ret))
+        self._emit_return("return.created", ret)
 
     def _d_cancel(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         self.drafts_machine.cancel(draft)

@@ -100,6 +100,11 @@ class FakeOrder:
     line_items: list[FakeLineItem]
 
     @property
+    def provider_order_id(self) -> int:
+        """The order's id at the commerce provider (Shopify), derived from Loop's id."""
+        return 5_000_000_000 + self.id
+
+    @property
     def eligible_line_items(self) -> list[FakeLineItem]:
         """The line items that may be returned."""
         return [li for li in self.line_items if li.ineligibility_code is None]
@@ -147,6 +152,9 @@ class FakeReturn:
     processing: bool = False
     cancel_reason: str | None = None
     process_details: dict[str, Any] | None = None
+    #: The label's EasyPost status once a label exists (``None``: no label yet).
+    label_status: str | None = None
+    label_updated_at: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -192,6 +200,9 @@ class FakeDraft:
     credit_type: str | None = None
     return_method_id: int | None = None
     return_id: int | None = None
+    return_policy_accepted: bool = False
+    processing_type: str = "regular"
+    payment_intent: dict[str, Any] | None = None
 
 
 @attrs.define
@@ -246,6 +257,7 @@ class Store:
             "cart_item": itertools.count(201),
             "note": itertools.count(1),
             "webhook": itertools.count(1),
+            "gift_card": itertools.count(9001),
         }
         self.orders: list[FakeOrder] = [self._make_order(i) for i in range(orders)]
         self.orders_by_name = {o.name: o for o in self.orders}

@@ -1,9 +1,16 @@
 """Webhook delivery as Loop does it: signed JSON POSTs, retried on 500, 503 and network errors.
 
-The body is signed with ``X-Loop-Signature: base64(HMAC-SHA256(secret, raw body))``. A 4xx is
-final; a 500/503 or a connection error is retried after the next of ``retry_delays`` (fast by
-default so that tests stay fast), or after the receiver's ``Retry-After`` when it sent one
-(capped at Loop's 30 minutes, and at ``max_retry_after`` for tests).
+Loop's rules (its "Setting up webhooks" page): a 4xx is final; a 500/503 or a connection error
+is retried **five times, six attempts in all**, with exponential backoff and jitter; a
+receiver's ``Retry-After`` is respected up to 30 minutes, and a longer one fails the webhook
+(no further attempt). The body is JSON with escaped slashes (``\\/``), as Loop's PHP encoder
+writes it, and is signed over those exact bytes: ``X-Loop-Signature: base64(HMAC-SHA256(secret,
+raw body))``.
+
+Only the waiting is made test-friendly: ``backoff`` (the first retry's delay, doubling at each
+retry; Loop's own base is not documented) and ``max_retry_after`` (how long the fake really
+waits for an honoured ``Retry-After``). :attr:`WebhookDelivery.retry_in` records the wait Loop
+would use.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import base64
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import random
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -22,28 +30,59 @@ from loop_async import _json
 from loop_async.retry import parse_retry_after
 from loop_async.testing.store import FakeWebhook
 
-__all__ = ["SIGNATURE_HEADER", "WebhookDelivery", "WebhookDispatcher", "sign"]
+__all__ = [
+    "LOOP_ATTEMPTS",
+    "LOOP_MAX_RETRY_AFTER",
+    "SIGNATURE_HEADER",
+    "WebhookDelivery",
+    "WebhookDispatcher",
+    "encode_body",
+    "sign",
+]
 
 logger = logging.getLogger("loop_async.testing")
 
 SIGNATURE_HEADER = "X-Loop-Signature"
 _RETRY_STATUSES = frozenset({500, 503})
-_LOOP_MAX_RETRY_AFTER = 30 * 60.0
+#: Loop's attempts per event: the first and five retries.
+LOOP_ATTEMPTS = 6
+#: The longest ``Retry-After`` (seconds) Loop respects; above it the webhook fails.
+LOOP_MAX_RETRY_AFTER = 30 * 60.0
 
 
 class WebhookDelivery(NamedTuple):
-    """One delivery attempt: ``status_code`` is ``None`` when the connection failed."""
+    """One delivery attempt: ``status_code`` is ``None`` when the connection failed.
+
+    ``retry_in`` is how long Loop waits before the next attempt (the backoff, or the
+    receiver's ``Retry-After``); ``None`` when there is none: delivered, refused (4xx), out of
+    attempts, or failed by a ``Retry-After`` above 30 minutes.
+    """
 
     url: str
     topic: str
     trigger: str
     status_code: int | None
     attempt: int
+    retry_in: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The last attempt of a delivery that did not succeed."""
+        return self.retry_in is None and not (self.status_code is not None and 200 <= self.status_code < 300)
 
 
 def sign(secret: str, body: bytes) -> str:
     """Loop's signature of a raw body."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def encode_body(payload: dict[str, Any]) -> bytes:
+    """A webhook body as Loop sends it: compact JSON with every ``/`` escaped as ``\\/``.
+
+    ``/`` only occurs inside JSON strings, so escaping every one keeps the same JSON value;
+    the bytes differ from a re-encoding, which is why a receiver must verify the raw body.
+    """
+    return _json.dumps(payload).replace(b"/", b"\\/")
 
 
 class WebhookDispatcher:
@@ -54,15 +93,19 @@ class WebhookDispatcher:
         secret: str,
         subscriptions: Callable[[], Iterable[FakeWebhook]],
         *,
-        retry_delays: Sequence[float] = (0.01, 0.05, 0.1),
+        backoff: float = 0.01,
         max_retry_after: float = 1.0,
         timeout: float = 10.0,
+        rng: random.Random | None = None,
     ) -> None:
+        if backoff < 0 or max_retry_after < 0:
+            raise ValueError("backoff and max_retry_after must not be negative")
         self.secret = secret
         self.subscriptions = subscriptions
-        self.retry_delays = tuple(retry_delays)
-        self.max_retry_after = min(max_retry_after, _LOOP_MAX_RETRY_AFTER)
+        self.backoff = backoff
+        self.max_retry_after = min(max_retry_after, LOOP_MAX_RETRY_AFTER)
         self.timeout = timeout
+        self._rng = rng or random.Random()
         self.deliveries: list[WebhookDelivery] = []
         self.delivered = asyncio.Condition()
         self._session: aiohttp.ClientSession | None = None
@@ -70,7 +113,7 @@ class WebhookDispatcher:
 
     def emit(self, topic: str, trigger: str, payload: dict[str, Any]) -> int:
         """Queue ``payload`` (topic and trigger are added) for every matching subscription."""
-        body = _json.dumps({"topic": topic, "trigger": trigger, **payload})
+        body = encode_body({"topic": topic, "trigger": trigger, **payload})
         targets = [
             w for w in self.subscriptions() if w.status == "active" and w.topic == topic and w.trigger == trigger
         ]
@@ -80,13 +123,16 @@ class WebhookDispatcher:
             task.add_done_callback(self._tasks.discard)
         return len(targets)
 
+    def backoff_delay(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (1-based): doubling, with equal jitter."""
+        nominal: float = self.backoff * 2.0 ** (retry - 1)
+        return nominal / 2 + self._rng.uniform(0, nominal / 2)
+
     async def _deliver(self, url: str, topic: str, trigger: str, body: bytes) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)}
-        attempt = 0
-        while True:
-            attempt += 1
+        for attempt in range(1, LOOP_ATTEMPTS + 1):
             status: int | None = None
             retry_after: float | None = None
             try:
@@ -96,14 +142,20 @@ class WebhookDispatcher:
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 logger.info("webhook %s to %s failed: %s", trigger, url, type(exc).__name__)
-            await self._record(WebhookDelivery(url, topic, trigger, status, attempt))
             retryable = status is None or status in _RETRY_STATUSES
-            if not retryable or attempt > len(self.retry_delays):
+            wait: float | None = None
+            if retryable and attempt < LOOP_ATTEMPTS:
+                if retry_after is None:
+                    wait = self.backoff_delay(attempt)
+                elif retry_after <= LOOP_MAX_RETRY_AFTER:
+                    wait = retry_after
+                else:
+                    logger.info("webhook %s to %s failed: Retry-After %ss is over 30 min", trigger, url, retry_after)
+            await self._record(WebhookDelivery(url, topic, trigger, status, attempt, wait))
+            if wait is None:
                 return
-            delay = self.retry_delays[attempt - 1]
-            if retry_after is not None:
-                delay = min(retry_after, self.max_retry_after)
-            await asyncio.sleep(delay)
+            # Only the fake's real wait is shortened for tests; the decision above is Loop's.
+            await asyncio.sleep(wait if retry_after is None else min(wait, self.max_retry_after))
 
     async def _record(self, delivery: WebhookDelivery) -> None:
         async with self.delivered:
