@@ -52,14 +52,21 @@ def _memory(cfg: Config) -> CaseResult:
     return run_memory(cfg)
 
 
+def _keys(cfg: Config) -> CaseResult:
+    from benchmarks.case_keys import run_keys
+
+    return run_keys(cfg)
+
+
 #: name -> (title, runner), in report order (the issue's numbering).
 CASES: dict[str, tuple[str, Callable[[Config], CaseResult]]] = {
-    "transport": ("1. Transport overhead", _transport),
+    "transport": ("1. Transport, navigator step, typed read", _transport),
     "decode": ("2. Decode cost", _decode),
     "flows": ("3. Draft flows", _flows),
     "ratelimit": ("4. Rate-limit utilisation", _ratelimit),
     "memory": ("5. Memory", _memory),
     "scaling": ("6. Scaling", _scaling),
+    "keys": ("7. Keys per core", _keys),
 }
 
 
@@ -78,7 +85,7 @@ def run_case(name: str, cfg: Config) -> CaseResult:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the cases, write and print the results; 0 unless a case crashed."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes: about two minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: every case in under a minute")
     parser.add_argument("--only", action="append", choices=list(CASES), metavar="CASE", help=f"one of {list(CASES)}")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for latest.json / latest.md")
     args = parser.parse_args(argv)

@@ -21,7 +21,7 @@ from loop_async import _json
 from loop_async._convert import structure
 from loop_async.models import DraftReturnResponse
 
-DECODE_TARGET = 3.0
+DECODE_TARGET = 2.5
 
 
 def _sample(fn: Callable[[], Any], number: int) -> float:

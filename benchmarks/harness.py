@@ -36,10 +36,14 @@ class Config:
     flow_concurrency: int
     memory_flows: int  # case 5
     memory_delay: float
+    keys: int  # case 7, keys driven at once through one pool
+    keys_per_minute: int
+    keys_seconds: float
+    memory_traced: bool = True  # case 5: also the tracemalloc run (a second client process)
 
     @classmethod
     def full(cls) -> Config:
-        """The full run (about eight minutes on two cores)."""
+        """The full run (about six minutes on two cores)."""
         return cls(
             name="full",
             reps=5,
@@ -57,28 +61,35 @@ class Config:
             flow_concurrency=32,
             memory_flows=10_000,
             memory_delay=1.0,
+            keys=500,
+            keys_per_minute=300,
+            keys_seconds=20.0,
         )
 
     @classmethod
     def quick(cls) -> Config:
-        """About two minutes: fewer repetitions, scaling capped at 10k, one-key rate case 20 s."""
+        """Every case in under a minute: few repetitions, short rate windows, 2,000 pending flows."""
         return cls(
             name="quick",
             reps=3,
-            overhead_n=1000,
+            overhead_n=400,
             concurrencies=(1, 64),
-            decode_number=1000,
-            scaling_ns=(1_000, 10_000),
+            decode_number=500,
+            scaling_ns=(500, 2_000),
             scaling_concurrency=64,
             rate_per_minute=600,
-            rate_seconds=20.0,
-            many_keys=200,
+            rate_seconds=5.0,
+            many_keys=100,
             many_keys_per_minute=300,
-            many_keys_seconds=8.0,
-            flows=100,
+            many_keys_seconds=3.0,
+            flows=40,
             flow_concurrency=32,
-            memory_flows=10_000,
+            memory_flows=2_000,
             memory_delay=0.25,
+            keys=500,
+            keys_per_minute=300,
+            keys_seconds=4.0,
+            memory_traced=False,
         )
 
     @classmethod
@@ -101,6 +112,9 @@ class Config:
             flow_concurrency=2,
             memory_flows=20,
             memory_delay=0.2,
+            keys=3,
+            keys_per_minute=600,
+            keys_seconds=1.0,
         )
 
 
@@ -176,6 +190,20 @@ async def run_batch(n: int, concurrency: int, one: Callable[[], Awaitable[Any]])
 def median(values: list[float]) -> float:
     """The median (what every table reports)."""
     return statistics.median(values)
+
+
+def paired_ratios(variant: list[Batch], baseline: list[Batch]) -> list[float]:
+    """Per repetition, the variant's requests/s over the baseline's in the same repetition.
+
+    Repetitions are interleaved, so each pair saw about the same machine load: the spread of
+    these ratios is the honest error bar of the median ratio.
+    """
+    return [v.per_second / b.per_second for v, b in zip(variant, baseline, strict=True)]
+
+
+def spread(values: list[float]) -> str:
+    """``min to max`` of ``values`` (what the tables print next to a median)."""
+    return f"{min(values):.3f}-{max(values):.3f}" if values else ""
 
 
 def summarise(batches: list[Batch]) -> dict[str, float]:
