@@ -42,6 +42,7 @@ def _validate_options(
     rate_limit: float | None,
     retry_policy: RetryPolicy | None,
     max_response_bytes: int,
+    acquire_timeout: float | None = None,
 ) -> None:
     """Check every option at once, so one error names all the bad ones."""
     problems = []
@@ -65,6 +66,12 @@ def _validate_options(
         problems.append(FieldProblem("timeout", f"must be a positive number of seconds, got {timeout!r}"))
     if rate_limit is not None and (isinstance(rate_limit, bool) or rate_limit < 0):
         problems.append(FieldProblem("rate_limit", f"must be requests per minute (0 or None: off), got {rate_limit!r}"))
+    if acquire_timeout is not None and not (
+        isinstance(acquire_timeout, int | float) and not isinstance(acquire_timeout, bool) and acquire_timeout > 0
+    ):
+        problems.append(
+            FieldProblem("acquire_timeout", f"must be a positive number of seconds or None, got {acquire_timeout!r}")
+        )
     if max_response_bytes < 1:
         problems.append(FieldProblem("max_response_bytes", f"must be positive, got {max_response_bytes}"))
     if problems:
@@ -84,7 +91,9 @@ class LoopClient:
     ``max_concurrency`` (requests in flight at once); ``rate_limit`` (requests per minute for
     this key, default Loop's 300; ``None`` or 0 turns client-side limiting off);
     ``rate_limiter`` (any :class:`~loop_async.ratelimit.RateLimiter`, e.g. one shared by
-    several clients of the same key; overrides ``rate_limit``); ``max_response_bytes``.
+    several clients of the same key; overrides ``rate_limit``); ``acquire_timeout`` (the longest
+    a request waits for its rate-limit slot, default the ``timeout``; beyond it
+    :class:`~loop_async.errors.RateLimiterTimeoutError`, nothing sent); ``max_response_bytes``.
 
     Resources: :attr:`returns`, :attr:`draft_returns`, :attr:`webhooks`; warehouse and support:
     :attr:`dispositions`, :attr:`orders`, :attr:`happy_returns`, :attr:`destinations`,
@@ -105,6 +114,7 @@ class LoopClient:
         retry_policy: RetryPolicy | None = None,
         max_response_bytes: int = 16 * 1024 * 1024,
         session: aiohttp.ClientSession | None = None,
+        acquire_timeout: float | None = None,
     ) -> None:
         base = URL(str(base_url))
         _validate_options(
@@ -116,6 +126,7 @@ class LoopClient:
             rate_limit=rate_limit,
             retry_policy=retry_policy,
             max_response_bytes=max_response_bytes,
+            acquire_timeout=acquire_timeout,
         )
         api_root = base.with_path(base.path.rstrip("/") + "/api/" + api_version.strip("/"))
         rate_limiter = build_limiter(rate_limit, rate_limiter)
@@ -131,6 +142,8 @@ class LoopClient:
             max_response_bytes=max_response_bytes,
             user_agent=USER_AGENT,
             session=session,
+            # The limiter wait is bounded too: by default as long as one attempt may take.
+            acquire_timeout=acquire_timeout if acquire_timeout is not None else client_timeout.total,
         )
         self.returns = ReturnsResource(self._transport)
         self.draft_returns = DraftReturnsResource(self._transport)

@@ -4,7 +4,9 @@
 
     LoopError
     ├── TransportError ............... the request did not complete (connection refused, reset, ...)
-    │   └── LoopTimeoutError ......... also a builtin ``TimeoutError``
+    │   ├── LoopTimeoutError ......... also a builtin ``TimeoutError``
+    │   │   └── RateLimiterTimeoutError  no rate-limit slot within ``acquire_timeout``: nothing sent
+    │   └── RateLimiterUnavailableError  the rate limiter failed (Redis down or frozen): nothing sent
     ├── LoopAPIError ................. Loop answered with an error (any status, even 200)
     │   ├── BadRequestError .......... 400
     │   ├── AuthenticationError ...... 401 (bad key *or* missing scope: Loop answers 401 for both)
@@ -67,6 +69,8 @@ __all__ = [
     "PartialOutcomeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterTimeoutError",
+    "RateLimiterUnavailableError",
     "RelNotAvailableError",
     "ResponseTooLargeError",
     "ServerError",
@@ -174,6 +178,20 @@ class TransportError(LoopError):
 
 class LoopTimeoutError(TransportError, TimeoutError):
     """The request timed out. Also a builtin :class:`TimeoutError`."""
+
+
+class RateLimiterTimeoutError(LoopTimeoutError):
+    """No rate-limit slot came within ``acquire_timeout``: the request was never sent.
+
+    ``request_sent`` is always ``False``: it is safe to try again later, whatever the method.
+    """
+
+
+class RateLimiterUnavailableError(TransportError):
+    """The rate limiter itself failed (its Redis refused, dropped or timed out): nothing was sent.
+
+    ``request_sent`` is always ``False``: it is safe to try again later, whatever the method.
+    """
 
 
 class LoopAPIError(LoopError):

@@ -12,6 +12,10 @@ Loop has no idempotency key, so a blindly retried POST can refund a customer twi
 Waits use exponential backoff with full jitter; a ``Retry-After`` header (seconds or an HTTP
 date) wins over the backoff, up to ``max_retry_after``: a longer one is not slept through but
 raised as :class:`~loop_async.errors.RateLimitError` (or the status's error) at once.
+
+A 429 *without* ``Retry-After`` (Loop documents none) waits ``rate_limit_window`` (Loop's
+60-second window), capped by ``backoff_max``: a rate-limit window is clear one window after
+it filled up, and a shorter backoff would only spend the retries on more 429s.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from enum import Enum
 import attrs
 
 from loop_async._outcome import IDEMPOTENT_METHODS, REFUSED_STATUSES
+from loop_async.ratelimit import LOOP_WINDOW
 
 __all__ = ["Attempt", "Outcome", "RetryDecision", "RetryPolicy", "parse_retry_after"]
-
 
 
 class Outcome(Enum):
@@ -63,8 +67,9 @@ class RetryPolicy:
 
     max_retries: int = attrs.field(default=3, validator=attrs.validators.ge(0))
     backoff_base: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    backoff_max: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    backoff_max: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     max_retry_after: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
+    rate_limit_window: float = attrs.field(default=LOOP_WINDOW, validator=attrs.validators.ge(0))
     safe_statuses: frozenset[int] = REFUSED_STATUSES
     idempotent_statuses: frozenset[int] = frozenset({502, 504})
 
@@ -105,6 +110,9 @@ class RetryPolicy:
                     False, reason=f"{why}; Retry-After {attempt.retry_after:.0f}s exceeds {self.max_retry_after:.0f}s"
                 )
             return RetryDecision(True, attempt.retry_after, f"{why}; Retry-After {attempt.retry_after:.3g}s")
+        if attempt.outcome is Outcome.RESPONSE and attempt.status == 429:
+            delay = min(self.rate_limit_window, self.backoff_max)
+            return RetryDecision(True, delay, f"{why} without Retry-After; waiting out the window, {delay:.3g}s")
         delay = self.backoff(retries_done, rng)
         return RetryDecision(True, delay, f"{why}; backoff {delay:.3g}s")
 

@@ -29,7 +29,10 @@ from loop_async.errors import (
     FieldProblem,
     FieldValidationError,
     LoopAPIError,
+    LoopError,
     LoopTimeoutError,
+    RateLimiterTimeoutError,
+    RateLimiterUnavailableError,
     ResponseTooLargeError,
     TransportError,
     UnsafeLinkError,
@@ -197,11 +200,14 @@ class Transport:
         max_response_bytes: int,
         user_agent: str,
         session: aiohttp.ClientSession | None = None,
+        acquire_timeout: float | None = None,
     ) -> None:
         self.api_root = api_root
         self.origin = api_root.origin()
         self.retry = retry
         self.limiter = limiter
+        #: The longest a request waits for its rate-limit slot (``None``: no bound).
+        self.acquire_timeout = acquire_timeout
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
         self.max_concurrency = max_concurrency
@@ -353,6 +359,41 @@ class Transport:
             logger.debug("redirected to %s", url)
         raise TransportError(f"more than {_MAX_REDIRECTS} redirects", method=method, url=url, request_sent=True)
 
+    async def _acquire_slot(self, limiter: RateLimiter, method: str, url: URL) -> None:
+        """Wait for a rate-limit slot, at most ``acquire_timeout``; any failure means nothing was sent.
+
+        A limiter that fails (a Redis that is down) or a wait that is too long raises a
+        :class:`TransportError` with ``request_sent=False`` naming the request; it is not retried
+        here (a retry would wait on the same limiter again, past the bound the caller set).
+        """
+        failure: TransportError | None = None
+        try:
+            if self.acquire_timeout is None:
+                await limiter.acquire()
+            else:
+                await asyncio.wait_for(limiter.acquire(), self.acquire_timeout)
+        except TransportError as exc:
+            exc.method, exc.url, exc.request_sent = method, url, False
+            raise
+        except LoopError:
+            raise
+        except asyncio.TimeoutError:
+            failure = RateLimiterTimeoutError(
+                f"no rate-limit slot within acquire_timeout={self.acquire_timeout:g}s; nothing was sent",
+                method=method,
+                url=url,
+                request_sent=False,
+            )
+        except Exception as exc:  # noqa: BLE001 - a custom limiter's failure: still a LoopError, nothing sent
+            failure = RateLimiterUnavailableError(
+                f"rate limiter failed ({type(exc).__name__}: {exc}); nothing was sent",
+                method=method,
+                url=url,
+                request_sent=False,
+            )
+        if failure is not None:
+            raise failure  # outside ``except``: no chain into the limiter's internals
+
     async def _send_once(self, method: str, url: URL, body: bytes | None, attempt_no: int, started: float) -> Response:
         session = self._get_session()
         headers = {
@@ -367,7 +408,7 @@ class Transport:
             # The rate-limit slot is taken inside the concurrency bound, right before sending:
             # a slot reserved while waiting for a connection would be spent in a burst later.
             if self.limiter is not None:
-                await self.limiter.acquire()
+                await self._acquire_slot(self.limiter, method, url)
             sent_at = time.monotonic()
             self.requests_sent += 1
             try:

@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from loop_async import LoopClient, LoopError, RateLimiterTimeoutError, RateLimiterUnavailableError, TransportError
 from loop_async.ratelimit import RateLimiter
 from loop_async.redis_limiter import RedisRateLimiter
+from loop_async.testing import FakeLoopServer
 
 pytest.importorskip("redis.asyncio", reason="the redis client (the 'redis' extra) is not installed")
 
@@ -29,14 +33,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port, no persistence."""
+@contextmanager
+def _redis_server(workdir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A throwaway redis-server on a free loopback port, no persistence: its URL and process."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
     port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.PIPE,
@@ -50,11 +53,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
         else:
             pytest.fail(f"redis-server exited with status {proc.wait()}")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a test may have frozen it
+            proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One redis-server for the module's tests."""
+    with _redis_server(tmp_path_factory.mktemp("redis")) as (url, _):
+        yield url
 
 
 @pytest_asyncio.fixture
@@ -191,28 +203,159 @@ async def test_successes_reported_with_a_429_do_not_undo_the_halving(
     assert state.throttled == 1
 
 
-async def test_a_cancelled_waiter_gives_back_the_interval_it_reserved(
+async def test_cancelled_waiters_give_their_slots_back(redis_url: str, limiter_factory: list[RedisRateLimiter]) -> None:
+    entered = asyncio.Event()
+    waits: list[float] = []
+    blocking = True
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if blocking:  # the waiters: block until cancelled
+            entered.set()
+            await asyncio.Event().wait()
+
+    limiter = RedisRateLimiter(redis_url, "test:release", 60, margin=0.0, sleep=sleep)  # one a second
+    limiter_factory.append(limiter)
+    before = asyncio.all_tasks()
+    await limiter.acquire()  # now; the next slot is 1 s later
+    waiters = [asyncio.create_task(limiter.acquire()) for _ in range(10)]
+    await entered.wait()
+    for waiter in waiters:
+        waiter.cancel()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
+    assert asyncio.all_tasks() <= before  # no task left behind
+    blocking = False
+    waits.clear()
+    stuck = asyncio.create_task(limiter.acquire())  # sleeps are instant now: it polls until its slot
+    await stuck
+    # The ten cancelled waiters held no slot: the next one was at most 1 s away, not 11 s.
+    assert 0 < waits[0] <= 1.0
+
+
+async def test_queued_waiters_see_a_pause_set_by_another_process(
     redis_url: str, limiter_factory: list[RedisRateLimiter]
 ) -> None:
-    entered = asyncio.Event()
+    slept = asyncio.Event()
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
-        if len(waits) == 1:  # the waiter: blocks until cancelled
-            entered.set()
-            await asyncio.Event().wait()
+        slept.set()
+        await asyncio.sleep(seconds)
 
-    limiter = RedisRateLimiter(redis_url, "test:release", 60, decrease_cooldown=0.0, sleep=sleep)  # 1 a second
-    limiter_factory.append(limiter)
-    await limiter.acquire()  # now; the next slot is 1 s later
-    waiter = asyncio.create_task(limiter.acquire())  # reserves it with a 1 s interval
-    await entered.wait()
-    limiter.observe(429, None)  # travels with the give-back: the rate halves (2 s interval) first
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    await limiter.acquire()
-    # Exactly the reserved second was given back: the next slot is ~1 s away, not free at once.
-    assert len(waits) == 2
-    assert 0.5 < waits[1] <= 1.0
+    here = RedisRateLimiter(redis_url, "test:pause", 120, margin=0.0, sleep=sleep)  # one every 0.5 s
+    there = RedisRateLimiter(redis_url, "test:pause", 120, margin=0.0)  # another worker, same bucket
+    limiter_factory.extend([here, there])
+    await here.acquire()
+    waiter = asyncio.create_task(here.acquire())  # sleeps ~0.5 s for the next slot
+    await slept.wait()
+    there.observe(429, 1.5)  # the other worker is told Retry-After: 1.5
+    await there.fetch_state()
+    await waiter
+    # On waking the waiter asked again and was sent back to sleep out the pause; it did not go
+    # in the slot it first slept for.
+    assert len(waits) >= 2
+    assert waits[0] <= 0.5
+    assert max(waits[1:]) > 0.5
+    state = await here.fetch_state()
+    assert state.throttled == 1
+    assert state.current_per_minute == pytest.approx(60)
+
+
+async def test_a_429_without_retry_after_cuts_the_shared_rate_once_per_window(
+    redis_url: str, limiter_factory: list[RedisRateLimiter]
+) -> None:
+    first = RedisRateLimiter(redis_url, "test:window", 600)
+    second = RedisRateLimiter(redis_url, "test:window", 600)
+    limiter_factory.extend([first, second])
+    first.observe(429, None)
+    assert (await first.fetch_state()).current_per_minute == pytest.approx(300)
+    second.observe(429, None)  # the same full window, seen by another worker a moment later
+    state = await second.fetch_state()
+    assert state.current_per_minute == pytest.approx(300)
+    assert state.throttled == 2
+
+
+# -- Redis down or frozen -----------------------------------------------------------------------
+
+PROCESS = "POST /api/v1/warehouse/return/{return_id}/process"
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A redis-server of this test only, to kill or freeze."""
+    with _redis_server(tmp_path) as server:
+        yield server
+
+
+async def test_a_killed_redis_is_a_transport_error_and_nothing_is_sent(
+    own_redis: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, proc = own_redis
+    limiter = RedisRateLimiter(url, "test:killed", 600)
+    try:
+        await limiter.acquire()  # connected and working
+        proc.kill()
+        proc.wait(timeout=10)
+        with pytest.raises(RateLimiterUnavailableError) as direct:
+            await limiter.acquire()
+        assert direct.value.request_sent is False
+        async with FakeLoopServer(orders=1) as server:
+            rid = server.seed_return()
+            async with LoopClient(server.api_key, base_url=server.url, rate_limiter=limiter) as loop:
+                with pytest.raises(LoopError) as info:
+                    await loop.returns.process(rid)
+        assert sum(server.request_counts.values()) == 0
+        assert server.side_effects[("process", rid)] == 0
+    finally:
+        await limiter.aclose()
+    error = info.value
+    assert isinstance(error, RateLimiterUnavailableError) and isinstance(error, TransportError)
+    assert error.request_sent is False
+    assert error.method == "POST" and error.url is not None
+    assert "nothing was sent" in str(error)
+    assert error.__cause__ is None and error.__context__ is None  # no chain into redis-py
+
+
+async def test_a_frozen_redis_is_bounded_by_acquire_timeout_and_nothing_is_sent(
+    own_redis: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, proc = own_redis
+    limiter = RedisRateLimiter(url, "test:frozen", 6000, socket_timeout=30.0)  # only the client bounds the wait
+    try:
+        await limiter.acquire()
+        async with FakeLoopServer(orders=1) as server:
+            ids = [server.seed_return() for _ in range(5)]
+            async with LoopClient(
+                server.api_key, base_url=server.url, rate_limiter=limiter, acquire_timeout=0.5
+            ) as loop:
+                proc.send_signal(signal.SIGSTOP)
+                try:
+                    results = await asyncio.gather(*(loop.returns.process(rid) for rid in ids), return_exceptions=True)
+                finally:
+                    proc.send_signal(signal.SIGCONT)
+                await limiter.acquire()  # Redis is back: so is the limiter
+        assert sum(server.request_counts.values()) == 0
+    finally:
+        await limiter.aclose()
+    assert all(isinstance(r, RateLimiterTimeoutError) for r in results), results
+    assert all(r.request_sent is False for r in results if isinstance(r, TransportError))
+
+
+async def test_a_frozen_redis_hits_the_socket_timeout(own_redis: tuple[str, subprocess.Popen[str]]) -> None:
+    url, proc = own_redis
+    limiter = RedisRateLimiter(url, "test:frozen-socket", 6000, socket_timeout=0.3)
+    try:
+        await limiter.acquire()
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(RateLimiterUnavailableError) as info:
+                await limiter.acquire()  # no client bound here: the socket timeout ends the wait
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        await limiter.acquire()
+    finally:
+        await limiter.aclose()
+    assert info.value.request_sent is False
+    assert "Timeout" in str(info.value)
