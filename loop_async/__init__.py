@@ -6,6 +6,7 @@ Start with :class:`LoopClient`; errors are in :mod:`loop_async.errors`, models i
 
 from __future__ import annotations
 
+from loop_async._outcome import OutcomeKind, ReconcilePolicy
 from loop_async._version import __version__
 from loop_async.client import LoopClient
 from loop_async.errors import (
@@ -20,13 +21,17 @@ from loop_async.errors import (
     LoopError,
     LoopTimeoutError,
     NotFoundError,
+    OutcomeUnknownError,
     PartialFailureError,
+    PartialOutcomeError,
     PermissionDeniedError,
     RateLimitError,
     RateLimiterTimeoutError,
     RateLimiterUnavailableError,
+    RedirectError,
     RelNotAvailableError,
     ResponseTooLargeError,
+    ReturnsUnavailableError,
     ServerError,
     TransportError,
     UnprocessableEntityError,
@@ -55,13 +60,19 @@ __all__ = [
     "LoopTimeoutError",
     "Navigator",
     "NotFoundError",
+    "OutcomeKind",
+    "OutcomeUnknownError",
     "PartialFailureError",
+    "PartialOutcomeError",
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",
     "RateLimiterTimeoutError",
     "RateLimiterUnavailableError",
+    "ReconcilePolicy",
+    "RedirectError",
     "RelNotAvailableError",
+    "ReturnsUnavailableError",
     "Response",
     "ResponseTooLargeError",
     "RetryPolicy",

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async.errors import ApiErrorEntry, LoopAPIError, RateLimitError, error_class_for_status
+from loop_async.errors import ApiErrorEntry, LoopAPIError, ReturnsUnavailableError, error_class_for_status
 
 __all__ = [
     "ParsedError",
@@ -40,6 +40,9 @@ _CODE_STATUS: Mapping[str, int] = {
     "secondary-input-mismatch": 422,
     "returns-unavailable-from-order-address": 422,
     "returns-unavailable-for-order": 422,
+    "action-validation-failed": 422,
+    "terminal-state": 422,
+    "draft-return-not-found": 404,
     "product-variant-unavailable": 422,
     "unsupported-feature": 422,
     "draft-returns-not-enabled": 403,
@@ -50,6 +53,9 @@ _CODE_STATUS: Mapping[str, int] = {
 # "No return found with this ID." (return actions), "Return not found." (details). The wording
 # of others is a guess: "not found", or "no ... found" within the first sentence.
 _NO_MATCH = re.compile(r"\bnot found\b|^\s*no\b[^.]*\bfound\b", re.IGNORECASE)
+
+# Error codes with their own exception class (a subclass of the status's class).
+_CODE_CLASSES: Mapping[str, type[LoopAPIError]] = {"returns-unavailable-for-order": ReturnsUnavailableError}
 
 _REQUEST_ID_HEADERS = ("X-Request-Id", "X-Request-ID", "Request-Id", "X-Amzn-Trace-Id", "CF-Ray")
 
@@ -173,6 +179,11 @@ def build_api_error(
     """The typed exception for an error answer (HTTP error status, or error body in a 2xx)."""
     status = _status_for(http_status, parsed)
     cls = error_class_for_status(status if status >= 400 else None)
+    for code in parsed.codes if parsed else ():
+        special = _CODE_CLASSES.get(code)
+        if special is not None and issubclass(special, cls):
+            cls = special
+            break
     kwargs: dict[str, Any] = {
         "status": http_status,
         "codes": parsed.codes if parsed else (),
@@ -181,10 +192,9 @@ def build_api_error(
         "url": url,
         "request_id": request_id,
         "response": response,
+        "retry_after": retry_after,  # a 429's, and a 503's that was too long to wait for
     }
     message = parsed.message if parsed else fallback_message
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=retry_after, **kwargs)
     return cls(message, **kwargs)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from loop_async._outcome import ReconcilePolicy
 from loop_async._version import __version__
 from loop_async.errors import FieldProblem, FieldValidationError
 from loop_async.ratelimit import RateLimiter, build_limiter
@@ -42,10 +43,13 @@ def _validate_options(
     rate_limit: float | None,
     retry_policy: RetryPolicy | None,
     max_response_bytes: int,
+    hal_forms: object = False,
     acquire_timeout: float | None = None,
 ) -> None:
     """Check every option at once, so one error names all the bad ones."""
     problems = []
+    if not isinstance(hal_forms, bool):
+        problems.append(FieldProblem("hal_forms", f"must be True or False, got {hal_forms!r}"))
     if not isinstance(api_key, str) or not api_key.strip():
         problems.append(FieldProblem("api_key", "must be a non-empty string"))
     elif any(c in api_key for c in "\r\n\x00"):
@@ -78,6 +82,10 @@ def _validate_options(
         raise FieldValidationError(problems, action="LoopClient")
 
 
+# HAL-FORMS first; plain JSON for every endpoint that has no HAL-FORMS form.
+HAL_FORMS_ACCEPT = "application/prs.hal-forms+json, application/json;q=0.9"
+
+
 class LoopClient:
     """An asyncio client for the Loop Returns API.
 
@@ -93,7 +101,11 @@ class LoopClient:
     ``rate_limiter`` (any :class:`~loop_async.ratelimit.RateLimiter`, e.g. one shared by
     several clients of the same key; overrides ``rate_limit``); ``acquire_timeout`` (the longest
     a request waits for its rate-limit slot, default the ``timeout``; beyond it
-    :class:`~loop_async.errors.RateLimiterTimeoutError`, nothing sent); ``max_response_bytes``.
+    :class:`~loop_async.errors.RateLimiterTimeoutError`, nothing sent); ``max_response_bytes``;
+    ``reconcile`` (a :class:`~loop_async.ReconcilePolicy`: how a draft-return action whose
+    outcome is uncertain is settled; it is never re-sent unless that policy says so);
+    ``hal_forms`` (ask for HAL-FORMS in ``Accept``: draft returns on ``v1``/``2026-07`` then
+    answer in HAL-FORMS, and their list needs it; ``2026-10`` and later always do).
 
     Resources: :attr:`returns`, :attr:`draft_returns`, :attr:`webhooks`; warehouse and support:
     :attr:`dispositions`, :attr:`orders`, :attr:`happy_returns`, :attr:`destinations`,
@@ -114,6 +126,8 @@ class LoopClient:
         retry_policy: RetryPolicy | None = None,
         max_response_bytes: int = 16 * 1024 * 1024,
         session: aiohttp.ClientSession | None = None,
+        reconcile: ReconcilePolicy | None = None,
+        hal_forms: bool = False,
         acquire_timeout: float | None = None,
     ) -> None:
         base = URL(str(base_url))
@@ -126,6 +140,7 @@ class LoopClient:
             rate_limit=rate_limit,
             retry_policy=retry_policy,
             max_response_bytes=max_response_bytes,
+            hal_forms=hal_forms,
             acquire_timeout=acquire_timeout,
         )
         api_root = base.with_path(base.path.rstrip("/") + "/api/" + api_version.strip("/"))
@@ -142,6 +157,8 @@ class LoopClient:
             max_response_bytes=max_response_bytes,
             user_agent=USER_AGENT,
             session=session,
+            reconcile=reconcile or ReconcilePolicy(),
+            accept=HAL_FORMS_ACCEPT if hal_forms else "application/json",
             # The limiter wait is bounded too: by default as long as one attempt may take.
             acquire_timeout=acquire_timeout if acquire_timeout is not None else client_timeout.total,
         )
@@ -196,9 +213,17 @@ class LoopClient:
         """Send any request to the API (a path relative to :attr:`base_url`) and get the raw response.
 
         The escape hatch for endpoints the SDK does not wrap; retries, limits and error
-        mapping apply as to every call.
+        mapping apply as to every call. A query in ``path``
+        (``"warehouse/return/details?return_id=1"``) is kept, merged with ``params``
+        (``params`` wins for a name in both); each path segment is escaped.
         """
-        target = self._transport.url(*str(path).strip("/").split("/")) if isinstance(path, str) else path
+        if isinstance(path, str):
+            route, has_query, query = path.partition("?")
+            target = self._transport.url(*route.strip("/").split("/"))
+            if has_query:
+                target = target.with_query(URL(f"?{query}").query)  # its escapes are kept as sent
+        else:
+            target = path
         return await self._transport.request(method, target, params=params, json=json, retry_unsafe=retry_unsafe)
 
     async def aclose(self) -> None:

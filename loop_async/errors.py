@@ -14,8 +14,10 @@
     │   ├── NotFoundError ............ 404, and Loop's "no match" answers sent with status 200
     │   ├── ConflictError ............ 409
     │   ├── UnprocessableEntityError . 422
+    │   │   └── ReturnsUnavailableError  ``returns-unavailable-for-order``: do not retry the submit
     │   ├── RateLimitError ........... 429, with ``retry_after``
-    │   └── ServerError .............. 5xx
+    │   ├── ServerError .............. 5xx
+    │   └── RedirectError ............ a 3xx the SDK does not follow (unsafe method, loop, off-spec)
     ├── OutcomeUnknownError .......... an unsafe request may or may not have taken effect: check, don't re-send
     ├── PartialOutcomeError .......... part of a compound action happened (flagged, but the note failed)
     ├── PartialFailureError .......... a 2xx carrying ``errors[]``, raised only when asked (strict)
@@ -25,7 +27,8 @@
     │                                  an ``ExceptionGroup`` of ``FieldProblem``, one per bad field)
     ├── RelNotAvailableError ......... the navigator has no link with that rel (a ``LookupError``)
     ├── UnsafeLinkError .............. a link or redirect off the client's origin (``ValueError``)
-    └── ClientClosedError ............ the client was used after ``aclose()`` (a ``RuntimeError``)
+    ├── ClientClosedError ............ the client was used after ``aclose()`` (a ``RuntimeError``)
+    └── PoolInputError ............... a pool job's input failed for some merchants (the others' work was done)
 
 No exception text, ``repr`` or attribute holds the API key: requests are described by
 method and URL only, and the key travels in a header that is never copied into an error.
@@ -38,7 +41,7 @@ import difflib
 import pickle
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 from yarl import URL
@@ -68,10 +71,13 @@ __all__ = [
     "PartialFailureError",
     "PartialOutcomeError",
     "PermissionDeniedError",
+    "PoolInputError",
     "RateLimitError",
     "RateLimiterTimeoutError",
     "RateLimiterUnavailableError",
+    "RedirectError",
     "RelNotAvailableError",
+    "ReturnsUnavailableError",
     "ResponseTooLargeError",
     "ServerError",
     "TransportError",
@@ -199,8 +205,9 @@ class LoopAPIError(LoopError):
 
     Attributes: ``status`` (HTTP status), ``code`` (the first of Loop's error codes) and
     ``codes`` (all of them), ``message``, ``errors`` (the parsed ``errors[]`` entries),
-    ``method`` and ``url`` of the request, ``request_id`` when Loop sent one, and
-    ``response`` (status, headers, body) for anything else.
+    ``method`` and ``url`` of the request, ``request_id`` when Loop sent one, ``retry_after``
+    (seconds, when the answer had a ``Retry-After``: a 429 or a 503), and ``response``
+    (status, headers, body) for anything else.
     """
 
     def __init__(
@@ -214,6 +221,7 @@ class LoopAPIError(LoopError):
         url: URL | None = None,
         request_id: str | None = None,
         response: Response | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -224,6 +232,7 @@ class LoopAPIError(LoopError):
         self.url = url
         self.request_id = request_id
         self.response = response
+        self.retry_after = retry_after
 
     @property
     def code(self) -> str | None:
@@ -272,16 +281,37 @@ class UnprocessableEntityError(LoopAPIError):
     """422: Loop understood the request and refused it (e.g. ``UNPROCESSABLE_RETURN``)."""
 
 
+class ReturnsUnavailableError(UnprocessableEntityError):
+    """422 ``returns-unavailable-for-order``: Loop will not create a return for this order.
+
+    Loop's reference says not to retry the submit: ``retryable`` is ``False``.
+    """
+
+    retryable: ClassVar[bool] = False
+
+
 class RateLimitError(LoopAPIError):
     """429: over Loop's rate limit. ``retry_after`` is in seconds, when Loop said."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
 
 class ServerError(LoopAPIError):
-    """5xx: Loop failed. A POST that got one may still have taken effect."""
+    """5xx: Loop failed. A POST that got one may still have taken effect.
+
+    ``retry_after`` keeps a ``Retry-After`` that was too long to wait for (a 503 in maintenance).
+    """
+
+
+class RedirectError(LoopAPIError):
+    """A 3xx the SDK did not follow; ``location`` is where it pointed (``None`` if nowhere).
+
+    Only safe methods (GET, HEAD, OPTIONS) follow redirects, on the client's own origin and
+    at most a few hops: a POST or PATCH is never re-sent by a redirect. Raised for a redirect
+    of any other method, a redirect loop, or a 3xx that names no ``Location``.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
 
 
 class OutcomeUnknownError(LoopError):
@@ -477,6 +507,20 @@ class UnsafeLinkError(LoopError, ValueError):
 
 class ClientClosedError(LoopError, RuntimeError):
     """The client was used after ``aclose()``."""
+
+
+class PoolInputError(LoopError):
+    """The input of one or more merchants of a pool job failed; the other merchants' work was done.
+
+    ``errors`` maps each such merchant to the exception its items raised.
+    """
+
+    def __init__(self, errors: Mapping[str, Exception]) -> None:
+        self.errors = dict(errors)
+        super().__init__(f"the input failed for merchant(s): {', '.join(map(str, self.errors))}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PoolInputError, (self.errors,))
 
 
 _STATUS_CLASSES: Mapping[int, type[LoopAPIError]] = {

@@ -13,8 +13,9 @@ import contextvars
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import aiohttp
 import attrs
@@ -22,6 +23,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from loop_async import _json
+from loop_async._outcome import SAFE_METHODS, ReconcilePolicy, status_may_have_acted
 from loop_async._protocol import ParsedError, build_api_error, parse_error_body, request_id_from
 from loop_async.errors import (
     ClientClosedError,
@@ -33,6 +35,7 @@ from loop_async.errors import (
     LoopTimeoutError,
     RateLimiterTimeoutError,
     RateLimiterUnavailableError,
+    RedirectError,
     ResponseTooLargeError,
     TransportError,
     UnsafeLinkError,
@@ -48,7 +51,12 @@ logger = logging.getLogger("loop_async")
 NO_BODY: Final = object()
 _RELEASED: Final = object()  # a Response whose parsed body was dropped (see without_parsed_body)
 _MAX_REDIRECTS = 5
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _EXCERPT = 200
+# Bodies at least this large are parsed in a worker thread: parsing 16 MiB takes ~100 ms.
+_PARSE_IN_THREAD_FROM: Final = 256 * 1024
+# A shorter key is not scrubbed from what the server sent: replacing it would garble the text.
+_SCRUB_MIN_KEY: Final = 8
 # RFC 9110 token: anything else in a method (CR/LF, spaces) would corrupt the request line.
 _METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -83,7 +91,18 @@ class Response:
         Parsed JSON is several times larger than its bytes: holders of many responses (a
         navigator per pending draft) keep this copy once they have decoded what they need.
         """
-        return attrs.evolve(self, data=_RELEASED)
+        # Built directly: ``attrs.evolve`` costs twice as much, once per navigator.
+        return Response(
+            method=self.method,
+            url=self.url,
+            status=self.status,
+            headers=self.headers,
+            content=self.content,
+            data=_RELEASED,
+            request_id=self.request_id,
+            attempts=self.attempts,
+            elapsed=self.elapsed,
+        )
 
     @property
     def excerpt(self) -> str:
@@ -156,15 +175,31 @@ def _encode_body(value: Any) -> bytes:
 
 
 class _Secret:
-    """Holds the API key so that no repr, log or traceback local shows it."""
+    """Holds the API key so that no repr, log or traceback local shows it.
 
-    __slots__ = ("_value",)
+    Code that needs the key uses it through this object's methods, so that it is never a
+    local variable of a frame that can raise (error reporters record frame locals).
+    """
+
+    __slots__ = ("_bytes", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._bytes = value.encode()
 
     def reveal(self) -> str:
         return self._value
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the key replaced by ``***`` (a server may echo it in an error)."""
+        if len(self._value) < _SCRUB_MIN_KEY or self._value not in text:
+            return text
+        return text.replace(self._value, "***")
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        if len(self._bytes) < _SCRUB_MIN_KEY or self._bytes not in data:
+            return data
+        return data.replace(self._bytes, b"***")
 
     def __repr__(self) -> str:
         return "'***'"
@@ -176,6 +211,35 @@ class _Secret:
         raise TypeError("a loop-async client or navigator holds the API key: it cannot be pickled or copied")
 
 
+class _OnTheWire:
+    """aiohttp middleware for one request: adds the key on the wire, allows no silent re-send.
+
+    The key is set on aiohttp's request object as it is sent, so it is in no headers dict of
+    ours or of aiohttp's ``_request`` frame (frame locals are what error reporters record).
+    """
+
+    __slots__ = ("_failed", "_secret")
+
+    def __init__(self, secret: _Secret) -> None:
+        self._secret = secret
+        self._failed: aiohttp.ClientError | None = None
+
+    async def __call__(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        if self._failed is not None:
+            # aiohttp re-sends an idempotent request once, on a new connection, when a pooled
+            # one was reset: an attempt that nobody counts or rate-limits. Fail it instead: the
+            # transport's own retry decides (counted in ``stats``, through the limiter, backed off).
+            raise self._failed
+        request.headers["X-Authorization"] = self._secret.reveal()
+        try:
+            return await handler(request)
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+            self._failed = exc
+            raise
+
+
 def _excerpt(content: bytes) -> str:
     return content[:_EXCERPT].decode("utf-8", "replace")
 
@@ -183,6 +247,12 @@ def _excerpt(content: bytes) -> str:
 def _origin_of(url: URL) -> tuple[str, str | None, int | None]:
     """Scheme, host and port: what must match before the key is sent somewhere."""
     return (url.scheme, url.host, url.port)
+
+
+class _FormBody(bytes):
+    """An ``application/x-www-form-urlencoded`` body: bytes that carry their content type."""
+
+    content_type: Final = "application/x-www-form-urlencoded"
 
 
 class Transport:
@@ -200,6 +270,8 @@ class Transport:
         max_response_bytes: int,
         user_agent: str,
         session: aiohttp.ClientSession | None = None,
+        reconcile: ReconcilePolicy = ReconcilePolicy(),  # noqa: B008 - frozen, shared safely
+        accept: str = "application/json",
         acquire_timeout: float | None = None,
     ) -> None:
         self.api_root = api_root
@@ -216,6 +288,10 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        #: How navigators over this transport settle an uncertain follow (the client's ``reconcile``).
+        self.reconcile = reconcile
+        #: The ``Accept`` header of every request (the client's ``hal_forms`` option adds HAL-FORMS).
+        self.accept = accept
         self._closed = False
         self.requests_sent = 0
         self.retries = 0
@@ -278,23 +354,47 @@ class Transport:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = NO_BODY,
+        form: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
         retry_unsafe: bool = False,
     ) -> Response:
         """Send one logical request (with retries) and return its response.
 
         Raises :class:`~loop_async.errors.LoopAPIError` for an error status *or* an error
         body in a 2xx, :class:`TransportError` when no answer was read,
-        :class:`DecodeError` for a body that is not JSON. ``retry_unsafe`` allows retrying
-        a non-idempotent request that may already have reached Loop.
+        :class:`DecodeError` for a body that is not JSON, :class:`RedirectError` for a
+        redirect that is not followed. ``retry_unsafe`` allows retrying a non-idempotent
+        request that may already have reached Loop. No error holds the client's own API key,
+        even when the server echoed it. ``json`` is sent as a JSON body, ``form`` (name/value
+        pairs; a name may repeat) as an ``application/x-www-form-urlencoded`` body; not both.
         """
+        if form is not None:
+            if json is not NO_BODY:
+                raise FieldValidationError([FieldProblem("form", "give a JSON body or a form body, not both")])
+            json = _FormBody(urlencode(list(form.items()) if isinstance(form, Mapping) else list(form)).encode())
+        try:
+            return await self._request(method, url, params=params, json=json, retry_unsafe=retry_unsafe)
+        except (TransportError, LoopAPIError, DecodeError, UnsafeLinkError) as error:
+            self._scrub_error(error)
+            raise
+
+    async def _request(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+        retry_unsafe: bool,
+    ) -> Response:
         method = method.upper()
         if not _METHOD_TOKEN.fullmatch(method):
             raise FieldValidationError([FieldProblem("method", f"must be an HTTP method token, got {method!r}")])
         url = self.resolve(url)
         if params:
             url = url.update_query(params)
-        body = None if json is NO_BODY else _encode_body(json)
+        body = None if json is NO_BODY else json if isinstance(json, _FormBody) else _encode_body(json)
         retries = 0
+        replayed = False  # an earlier attempt may have acted (see LoopAPIError.replayed)
         started = time.monotonic()
         while True:
             attempt_no = retries + 1
@@ -314,12 +414,13 @@ class Transport:
                     error.attempts = attempt_no
                     logger.debug("%s %s: %s; %s", method, url, error.message, decision.reason)
                     raise error
+                replayed = replayed or failure.outcome is Outcome.MAYBE_SENT
                 logger.debug("%s %s: %s; retrying (%s)", method, url, error.message, decision.reason)
             else:
                 if response.status < 400:
                     if self.limiter is not None:
                         self.limiter.observe(response.status, None)
-                    return self._check_success(self._record(response))
+                    return self._check_success(self._record(response), replayed)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if self.limiter is not None:
                     # Never pause the limiter longer than the policy would wait: a Retry-After
@@ -332,7 +433,10 @@ class Transport:
                     retry_unsafe=retry_unsafe,
                 )
                 if not decision.retry:
-                    raise self._api_error(self._record(response), parse_error_body(response.data), retry_after)
+                    api_error = self._api_error(self._record(response), parse_error_body(response.data), retry_after)
+                    api_error.replayed = replayed
+                    raise api_error
+                replayed = replayed or status_may_have_acted(response.status)
                 logger.debug("%s %s -> %d; retrying (%s)", method, url, response.status, decision.reason)
             retries += 1
             self.retries += 1
@@ -341,11 +445,20 @@ class Transport:
     async def _send_following_redirects(
         self, method: str, url: URL, body: bytes | None, attempt_no: int, started: float
     ) -> Response:
+        """Follow a same-origin redirect of a safe method, a few hops at most; refuse the rest.
+
+        A POST (or any method that is not safe) is never re-sent by a redirect, whatever the
+        status: aiohttp and browsers turn a 301/302 POST into a GET, a 307/308 would send the
+        body again, and either may repeat an action. The caller gets a :class:`RedirectError`
+        naming the ``Location``.
+        """
         for _ in range(_MAX_REDIRECTS + 1):
             response = await self._send_once(method, url, body, attempt_no, started)
-            location = response.headers.get("Location")
-            if response.status not in (301, 302, 303, 307, 308) or not location:
+            if not 300 <= response.status < 400:
                 return response
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or not location:
+                raise self._redirect_error(response, location, "it names no Location to follow")
             # aiohttp would re-send X-Authorization to any host: follow only our own origin.
             try:
                 target = url.join(URL(location))
@@ -353,11 +466,24 @@ class Transport:
                 raise DecodeError(
                     f"redirect to an invalid URL ({exc})", excerpt=location[:_EXCERPT], status=response.status
                 ) from None
-            url = self.resolve(target)
-            if response.status == 303:
-                method, body = "GET", None
+            target = self.resolve(target)
+            if method not in SAFE_METHODS:
+                raise self._redirect_error(response, location, f"a {method} is never re-sent by a redirect")
+            url = target
             logger.debug("redirected to %s", url)
-        raise TransportError(f"more than {_MAX_REDIRECTS} redirects", method=method, url=url, request_sent=True)
+        raise self._redirect_error(response, location, f"more than {_MAX_REDIRECTS} redirects in a row")
+
+    def _redirect_error(self, response: Response, location: str | None, why: str) -> RedirectError:
+        where = f"to {location}" if location else "without a Location"
+        return RedirectError(
+            f"redirect {where} not followed: {why}; nothing was sent there",
+            location=location,
+            status=response.status,
+            method=response.method,
+            url=response.url,
+            request_id=response.request_id,
+            response=self._record(response),
+        )
 
     async def _acquire_slot(self, limiter: RateLimiter, method: str, url: URL) -> None:
         """Wait for a rate-limit slot, at most ``acquire_timeout``; any failure means nothing was sent.
@@ -396,13 +522,13 @@ class Transport:
 
     async def _send_once(self, method: str, url: URL, body: bytes | None, attempt_no: int, started: float) -> Response:
         session = self._get_session()
+        # No X-Authorization here: _OnTheWire adds it, so that no dict in a frame holds the key.
         headers = {
-            "X-Authorization": self._secret.reveal(),
             "User-Agent": self._user_agent,
-            "Accept": "application/json",
+            "Accept": self.accept,
         }
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = _FormBody.content_type if isinstance(body, _FormBody) else "application/json"
         failure: _AttemptFailed | None = None
         async with self._semaphore:
             # The rate-limit slot is taken inside the concurrency bound, right before sending:
@@ -420,6 +546,8 @@ class Transport:
                     allow_redirects=False,
                     raise_for_status=False,
                     timeout=self.timeout,  # also when the caller's own session has another default
+                    # Innermost, after the caller's session middlewares (which never see the key).
+                    middlewares=(*getattr(session, "_middlewares", ()), _OnTheWire(self._secret)),
                 ) as resp:
                     content = await self._read_capped(resp, method, url)
                     status, resp_headers = resp.status, resp.headers
@@ -430,10 +558,16 @@ class Transport:
             except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
                 failure = _AttemptFailed(Outcome.MAYBE_SENT, _transport_error(exc, method, url, sent=None))
         if failure is not None:
+            self._scrub_error(failure.error)
             raise failure  # outside ``except``: no chain to aiohttp's exception (see request())
         elapsed = time.monotonic() - sent_at
         logger.debug("%s %s -> %d in %.1f ms (attempt %d)", method, url, status, elapsed * 1000, attempt_no)
-        data = self._parse(content, status)
+        # The server may echo the key (``key sk_live_... is invalid``): nothing we keep holds it.
+        content = self._secret.scrub_bytes(content)
+        if any(self._secret.scrub(value) != value for value in resp_headers.values()):
+            resp_headers = CIMultiDictProxy(CIMultiDict((k, self._secret.scrub(v)) for k, v in resp_headers.items()))
+        # A redirect's body is never parsed (an nginx 301 page is HTML, and is not our business).
+        data = None if 300 <= status < 400 else await self._parse(content, status)
         return Response(
             method=method,
             url=url,
@@ -465,16 +599,64 @@ class Transport:
         return b"".join(chunks)
 
     @staticmethod
-    def _parse(content: bytes, status: int) -> Any:
-        """Parse the body; a non-JSON body is kept as ``None`` for errors, refused for 2xx."""
-        if not content.strip():
+    async def _parse(content: bytes, status: int) -> Any:
+        """Parse the body; a non-JSON body is kept as ``None`` for errors, refused for 2xx.
+
+        Parsing is bounded (:func:`loop_async._json.check_cost`: depth and value count), and a
+        large body is parsed in a worker thread, so that it does not stall the event loop.
+        """
+        if not content or content.isspace():
             return None
         try:
+            if len(content) >= _PARSE_IN_THREAD_FROM:
+                return await asyncio.to_thread(_json.loads, content)
             return _json.loads(content)
-        except ValueError:
+        except ValueError as exc:
             if status >= 400:
-                return None  # an HTML error page: the status says enough
-            raise DecodeError(f"HTTP {status} body is not JSON", excerpt=_excerpt(content), status=status) from None
+                return None  # an HTML error page (or a parse bomb): the status says enough
+            why = str(exc) if isinstance(exc, _json.JSONLimitError) else "is not JSON"
+            raise DecodeError(f"HTTP {status} body {why}", excerpt=_excerpt(content), status=status) from None
+
+    def _scrub_json(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._secret.scrub(value)
+        if isinstance(value, list):
+            return [self._scrub_json(item) for item in value]
+        if isinstance(value, dict):
+            return {self._secret.scrub(k): self._scrub_json(v) for k, v in value.items()}
+        return value
+
+    def _scrub_error(self, error: LoopError) -> None:
+        """Remove the client's own key from everything ``error`` says (a server may echo it).
+
+        The body bytes are scrubbed as they are read; this also covers what was decoded from
+        them (``\\u`` escapes) and the text of aiohttp's exceptions.
+        """
+        scrub = self._secret.scrub
+        error.args = tuple(scrub(arg) if isinstance(arg, str) else arg for arg in error.args)
+        for name in ("message", "excerpt", "location", "url", "expected_origin"):
+            value = getattr(error, name, None)
+            if isinstance(value, str):
+                setattr(error, name, scrub(value))
+            elif isinstance(value, URL) and scrub(str(value)) != str(value):
+                setattr(error, name, URL(scrub(str(value)), encoded=True))
+        if isinstance(error, LoopAPIError):
+            error.codes = tuple(map(scrub, error.codes))
+            error.errors = tuple(
+                attrs.evolve(
+                    entry,
+                    code=entry.code and scrub(entry.code),
+                    message=entry.message and scrub(entry.message),
+                    field=entry.field and scrub(entry.field),
+                )
+                for entry in error.errors
+            )
+            if error.response is not None and error.response.data is not None:
+                # An error body is small; a ``\\u``-escaped key survived the bytes scrub.
+                error.response = attrs.evolve(error.response, data=self._scrub_json(error.response.data))
+        notes = getattr(error, "__notes__", None)
+        if isinstance(notes, list):
+            notes[:] = [scrub(note) if isinstance(note, str) else note for note in notes]
 
     @staticmethod
     def _record(response: Response) -> Response:
@@ -484,11 +666,13 @@ class Transport:
             captured.append(response)
         return response
 
-    def _check_success(self, response: Response) -> Response:
+    def _check_success(self, response: Response, replayed: bool) -> Response:
         """A 2xx whose body is one of Loop's error shapes is a failure, not a success."""
         parsed = parse_error_body(response.data)
         if parsed is not None:
-            raise self._api_error(response, parsed, None)
+            error = self._api_error(response, parsed, None)
+            error.replayed = replayed
+            raise error
         return response
 
     @staticmethod

@@ -272,10 +272,13 @@ async def test_redirect_to_other_origin_is_refused_without_sending_key(
     assert len(scripted.requests) == 1
 
 
-async def test_same_origin_redirect_is_followed(client: LoopClient, scripted: ScriptedServer) -> None:
-    scripted.answer(PROCESS, None, status=307, headers={"Location": "/api/v1/warehouse/return/8/process"})
-    await client.returns.process(7)
-    assert scripted.paths() == ["/api/v1/warehouse/return/7/process", "/api/v1/warehouse/return/8/process"]
+async def test_same_origin_redirect_of_a_get_is_followed(client: LoopClient, scripted: ScriptedServer) -> None:
+    scripted.answer(
+        "/warehouse/return/7/notes", None, status=307, headers={"Location": "/api/v1/warehouse/return/8/notes"}
+    )
+    scripted.answer("/warehouse/return/8/notes", {"notes": []})
+    assert await client.returns.list_notes(7) == []
+    assert scripted.paths() == ["/api/v1/warehouse/return/7/notes", "/api/v1/warehouse/return/8/notes"]
 
 
 async def test_max_concurrency_bounds_requests_in_flight(scripted: ScriptedServer) -> None:
