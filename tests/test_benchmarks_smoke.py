@@ -38,11 +38,19 @@ def test_case_runs_with_minimal_sizes(name: str) -> None:
     check_result(result, name)
     if name == "transport":
         clients = {row["client"] for row in result.rows}
-        assert clients == {"aiohttp+json", "aiohttp+orjson", "LoopClient.request", "LoopClient"}
+        assert clients == {
+            "aiohttp+json",
+            "aiohttp+orjson",
+            "aiohttp+json+walk",
+            "LoopClient.request",
+            "navigator step",
+            "typed read",
+        }
         assert {row["concurrency"] for row in result.rows} == set(SMOKE.concurrencies)
         baseline = [row for row in result.rows if row["client"] == "aiohttp+json"]
         assert all(row["ratio_vs_baseline"] == 1 for row in baseline)
-        assert len(result.targets) == len(SMOKE.concurrencies)
+        assert all(row["ratio_spread"] for row in result.rows)
+        assert len(result.targets) == 3 * len(SMOKE.concurrencies)  # navigator step, typed read, transport
     elif name == "scaling":
         assert sorted({row["n"] for row in result.rows}) == sorted(SMOKE.scaling_ns)
     elif name == "decode":
@@ -55,6 +63,12 @@ def test_case_runs_with_minimal_sizes(name: str) -> None:
     elif name == "flows":
         assert {row["client"] for row in result.rows} == {"aiohttp+orjson", "LoopClient navigator"}
         assert all(row["req_per_flow"] == 7 for row in result.rows)
+    elif name == "keys":
+        [row] = result.rows
+        assert row["keys"] == SMOKE.keys
+        assert row["failed"] == 0
+        assert row["keys_per_core"] > 0
+        assert [t.name for t in result.targets] == ["keys per core at full rate", "utilisation, all keys"]
     elif name == "memory":
         assert [row["measure"] for row in result.rows] == ["peak RSS", "tracemalloc"]
         assert all(row["flows"] == SMOKE.memory_flows for row in result.rows)
