@@ -141,7 +141,7 @@ async def test_shipment_get_and_items_across_pages(loop: LoopClient, server: Fak
     assert by_hr_id == shipment
     items = [item async for item in loop.happy_returns.shipments.items(shipment_id, page_size=4)]
     assert all(isinstance(item, ShipmentItem) for item in items)
-    assert sorted({item.return_id for item in items}) == sorted(return_ids)
+    assert {item.return_id for item in items} == set(return_ids)
     assert len(items) == 6
     assert all(item.happy_returns_return_bag_barcodes for item in items)
     assert server.request_counts["GET /api/v1/happy-returns/shipments/{shipment_id}/items"] == 2
