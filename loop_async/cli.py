@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("demo", "fake_server", "bulk", "returns", "webhooks", "temporal")
+_SUBCOMMANDS = ("demo", "fake_server", "bulk", "returns", "webhooks", "temporal", "orders")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,6 +42,7 @@ __all__ = [
     "BatchResult",
     "DispositionsResource",
     "Grading",
+    "check_assessments",
     "format_inspected_at",
 ]
 
@@ -240,6 +241,23 @@ def _coerce(problems: Problems, where: str, item: object, cls: type[In], aliases
         return None
 
 
+def check_assessments(items: Iterable[Assessment | Mapping[str, Any]]) -> list[Assessment]:
+    """The items as :class:`Assessment` objects, or :class:`FieldValidationError` listing every problem.
+
+    What :meth:`DispositionsResource.assess` checks before sending anything; mappings may use
+    Loop's key ``disposition_outcome`` for ``outcome``.
+    """
+    problems = Problems("dispositions.assess")
+    checked: list[Assessment] = []
+    for index, raw in enumerate(_listed(problems, items)):
+        item = _coerce(problems, f"items[{index}]", raw, Assessment, {"disposition_outcome": "outcome"})
+        if item is not None:
+            _check_assessment(problems, f"items[{index}]", item)
+            checked.append(item)
+    problems.raise_if_any()
+    return checked
+
+
 class DispositionsResource:
     """``loop.dispositions``: grade and disposition inspected return line items."""
 
@@ -263,14 +281,7 @@ class DispositionsResource:
 
         Mappings may use Loop's key ``disposition_outcome`` for ``outcome``.
         """
-        problems = Problems("dispositions.assess")
-        checked: list[Assessment] = []
-        for index, raw in enumerate(_listed(problems, items)):
-            item = _coerce(problems, f"items[{index}]", raw, Assessment, {"disposition_outcome": "outcome"})
-            if item is not None:
-                _check_assessment(problems, f"items[{index}]", item)
-                checked.append(item)
-        problems.raise_if_any()
+        checked = check_assessments(items)
         return await self._send(("dispositioning", "assess"), checked, Disposition, "dispositions")
 
     async def _send(

@@ -8,12 +8,14 @@
         async with LoopClient(server.api_key, base_url=server.url, rate_limit=None) as loop:
             await loop.returns.process(server.seed_return())
 
-The server imports the SDK's models (it speaks the same shapes) but never the client.
+The server imports the SDK's models (it speaks the same shapes) but never the client;
+:func:`open_fake_loop` (what the pytest plugin's factory fixture uses) pairs the two.
 """
 
 from __future__ import annotations
 
 from loop_async.testing.faults import FAULT_KINDS, Fault, FaultInjector
+from loop_async.testing.fixtures import FakeLoop, FakeLoopFactory, open_fake_loop
 from loop_async.testing.server import (
     ALL_SCOPES,
     API_VERSIONS,
@@ -37,10 +39,13 @@ __all__ = [
     "SCOPE_ORDERS",
     "SCOPE_RETURNS",
     "SIGNATURE_HEADER",
+    "FakeLoop",
+    "FakeLoopFactory",
     "FakeLoopServer",
     "Fault",
     "FaultInjector",
     "RequestRecord",
     "WebhookDelivery",
+    "open_fake_loop",
     "sign",
 ]
