@@ -37,6 +37,7 @@ from loop_async.temporal import (
 from loop_async.temporal._types import ActionInput
 from loop_async.temporal.activities import LoopActivities
 from loop_async.testing import FakeLoopServer
+from loop_async.testing.server import ALL_SCOPES
 from tests._temporal_support import cli_history, history_json, temporal_address, wait_until  # noqa: F401
 
 KEYS = {"acme": "sk_live_ACME-secret-7f3a9c", "globex": "sk_live_GLOBEX-secret-41b2d0"}
@@ -67,8 +68,7 @@ def searchable(history: str) -> str:
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeLoopServer]:
-    scopes = ("Returns", "Orders", "Draft Returns", "Developer Tools")
-    async with FakeLoopServer(api_keys=dict.fromkeys(KEYS.values(), scopes), orders=12) as fake:
+    async with FakeLoopServer(api_keys=dict.fromkeys(KEYS.values(), ALL_SCOPES), orders=12) as fake:
         yield fake
 
 
