@@ -127,13 +127,21 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "LoopError": lambda: LoopError("plain"),
     "TransportError": lambda: TransportError("reset", method="POST", url=_URL, request_sent=None, attempts=3),
     "LoopTimeoutError": lambda: LoopTimeoutError("timed out", method="GET", url=_URL, request_sent=True, attempts=2),
+    "RateLimiterTimeoutError": lambda: errors_module.RateLimiterTimeoutError(
+        "no rate-limit slot within 5 s", method="POST", url=_URL, request_sent=False
+    ),
+    "RateLimiterUnavailableError": lambda: errors_module.RateLimiterUnavailableError(
+        "redis refused", method="POST", url=_URL, request_sent=False
+    ),
     "LoopAPIError": lambda: _api(LoopAPIError, 200),
+    "ReturnsUnavailableError": lambda: _api(errors_module.ReturnsUnavailableError, 422),
     "BadRequestError": lambda: _api(errors_module.BadRequestError, 400),
     "AuthenticationError": lambda: _api(errors_module.AuthenticationError, 401),
     "PermissionDeniedError": lambda: _api(errors_module.PermissionDeniedError, 403),
     "NotFoundError": lambda: _api(errors_module.NotFoundError, 404),
     "ConflictError": lambda: _api(errors_module.ConflictError, 409),
     "UnprocessableEntityError": lambda: _api(errors_module.UnprocessableEntityError, 422),
+    "ReturnsUnavailableError": lambda: _api(errors_module.ReturnsUnavailableError, 422),
     "RateLimitError": lambda: RateLimitError("slow down", status=429, retry_after=4.5, codes=["RL"], request_id="r"),
     "ServerError": lambda: _api(ServerError, 503),
     "OutcomeUnknownError": _outcome_unknown,
@@ -157,6 +165,9 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     ),
     "UnsafeLinkError": lambda: UnsafeLinkError("https://evil.example/x", "https://api.loopreturns.com", "other host"),
     "ClientClosedError": lambda: errors_module.ClientClosedError("closed"),
+    "PoolInputError": lambda: errors_module.PoolInputError(
+        {"shop-a": ValueError("bad row 3"), "shop-b": _api(ServerError, 503)}
+    ),
 }
 
 EXCEPTION_NAMES = [
@@ -170,13 +181,17 @@ def _round_trips(error: BaseException) -> list[BaseException]:
     return [pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)]
 
 
+def _comparable(value: object) -> object:
+    # Exceptions compare by identity: nested ones (``error`` of OutcomeUnknownError) are described.
+    if isinstance(value, BaseException):
+        return _described(value)
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    return value
+
+
 def _described(error: BaseException) -> tuple[object, ...]:
-    # Exceptions compare by identity: nested ones (``error`` of OutcomeUnknownError) are described too.
-    attributes = {
-        name: _described(value) if isinstance(value, BaseException) else value
-        for name, value in vars(error).items()
-        if name != "__notes__"
-    }
+    attributes = {name: _comparable(value) for name, value in vars(error).items() if name != "__notes__"}
     return type(error), error.args, str(error), repr(error), attributes
 
 
