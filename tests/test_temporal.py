@@ -6,6 +6,7 @@ driven to submitted, and the CLI's bulk --temporal path.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -224,3 +225,42 @@ def test_key_providers_read_env_file_and_callable(tmp_path: Path) -> None:
     calls = CallableKeys(["a"], lambda name: f"key-of-{name}")
     assert calls.key("a") == "key-of-a"
     assert "k1" not in repr(env) + repr(FileKeys(path)) + repr(calls)
+
+
+def bulk_args(argv: list[str]) -> Any:
+    """``loop-async bulk ...`` parsed by the real command line (with the Temporal options)."""
+    from loop_async._cli.temporal import add_bulk_options
+    from loop_async.cli import build_parser
+
+    parser = build_parser()
+    bulk = parser._subparsers._group_actions[0].choices["bulk"]  # type: ignore[union-attr]
+    if not any("--temporal" in action.option_strings for action in bulk._actions):
+        add_bulk_options(bulk)  # until _cli/bulk.py registers them itself
+    return parser.parse_args(argv)
+
+
+async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
+    server: FakeLoopServer,
+    queue: str,
+    worker: None,
+    temporal_address: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from loop_async._cli.temporal import run_bulk
+
+    ids = [server.seed_return() for _ in range(5)]
+    source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"
+    source.write_text("return_id\n" + "".join(f"{rid}\n" for rid in ids))
+    argv = ["bulk", "close", "-i", str(source), "-o", str(output), "--progress-interval", "0.2"]
+    argv += ["--temporal", temporal_address, "--task-queue", queue, "--merchant", "acme"]
+    assert await asyncio.to_thread(run_bulk, bulk_args(argv)) == 0
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert sorted(line["return_id"] for line in lines) == sorted(ids)
+    assert {line["status"] for line in lines} == {"ok"}
+    assert {(line["action"], line["merchant"]) for line in lines} == {("close", "acme")}
+    assert sorted(line["line"] for line in lines) == [2, 3, 4, 5, 6]
+    assert all(server.side_effects[("close", rid)] == 1 for rid in ids)
+    # Run again: every row has its outcome (the finished workflow is read, nothing is submitted).
+    assert await asyncio.to_thread(run_bulk, bulk_args(argv)) == 0
+    assert len(output.read_text().splitlines()) == len(ids)
+    assert all(server.side_effects[("close", rid)] == 1 for rid in ids)
