@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from loop_async.errors import DecodeError, RelNotAvailableError
-from loop_async.hypermedia import Field, HalFormsFormat, Link, LinkFormat, LinkSet, LoopLinksFormat
+from loop_async.hypermedia import (
+    Field,
+    HalFormsFormat,
+    Link,
+    LinkFormat,
+    LinkSet,
+    LoopLinksFormat,
+    NegotiatedFormat,
+)
 from loop_async.models import ApiErrorEntry, FieldType
 
 SAMPLE = Path("/work/shared/loop-api/draft-return-response.json")
@@ -89,17 +97,20 @@ def test_hal_forms_templates_become_links_with_fields() -> None:
     assert add.is_required is True
     assert add.description == "Add a line item to the return"
     assert add.href.endswith("/draft-returns/7/returning-items")
+    assert add.content_type == "application/json"
     assert add.fields == (
         Field(
             name="order_line_item_id",
-            type=FieldType("number"),
+            type=FieldType("enum"),  # options decide what is valid, whatever the input type
             description="Which item?",
             allowed_values=(74, 75),
             is_required=True,
+            multiple=True,  # no maxItems: the spec sets no upper limit
         ),
         Field(name="comment", type=FieldType("string")),
-        Field(name="size", type=FieldType("enum"), allowed_values=("S", "M")),
-        Field(name="store"),  # options.link is not fetched: not checked client-side
+        Field(name="size", type=FieldType("enum"), allowed_values=("S", "M"), multiple=True),
+        # options.link is fetched when the link is followed (hypermedia.options)
+        Field(name="store", type=FieldType("enum"), options_link="https://api.example.test/stores", multiple=True),
     )
     # A template without target acts on the resource itself (self).
     assert default.href == HAL["_links"]["self"]["href"]  # type: ignore[index]
@@ -166,3 +177,67 @@ def test_a_format_subclass_that_reads_links_its_own_way_is_honoured() -> None:
 
     assert Navigator(client.transport, data, format=LoopLinksFormat(), decode=decode).rels == ("a", "b")
     assert Navigator(client.transport, data, format=RequiredOnly(), decode=decode).rels == ("a",)
+
+
+def test_hal_forms_property_constraints_are_read() -> None:
+    body = {
+        "_links": {"self": {"href": "/api/2026-10/things/1"}, "edit": {"href": "/api/2026-10/things/1/edit"}},
+        "_templates": {
+            "edit": {
+                "method": "PUT",
+                "contentType": "application/x-www-form-urlencoded",
+                "properties": [
+                    {"name": "code", "type": "text", "regex": "[A-Z]{3}", "minLength": 3, "maxLength": 3},
+                    {"name": "qty", "type": "number", "min": 1, "max": "10", "step": 2},
+                    {"name": "policy", "type": "hidden", "readOnly": True, "value": "p-1"},
+                    {"name": "when", "type": "datetime-local", "min": "2026-01-01"},  # a date bound: not checked
+                    {"name": "colour", "type": "made-up-type"},  # unknown: text
+                    {"name": "url", "type": "url", "value": "/x/{id}", "templated": True},
+                    {
+                        "name": "tags",
+                        "options": {
+                            "inline": [{"label": "Red", "key": "r"}, {"label": "Blue", "key": "b"}],
+                            "promptField": "label",
+                            "valueField": "key",
+                            "minItems": 1,
+                            "maxItems": 2,
+                            "selectedValues": ["r"],
+                        },
+                    },
+                    {"name": "one", "options": {"inline": ["a", "b"], "maxItems": 1, "selectedValues": ["b"]}},
+                    {"name": "remote", "options": {"link": {"href": "/api/2026-10/opts{?q}", "templated": True}}},
+                ],
+            }
+        },
+    }
+    [edit] = HalFormsFormat().links(body)
+    assert edit.href == "/api/2026-10/things/1/edit"  # Loop's form: the href from _links[rel]
+    assert edit.content_type == "application/x-www-form-urlencoded"
+    code, qty, policy, when, colour, url, tags, one, remote = edit.fields
+    assert (code.type, code.regex, code.min_length, code.max_length) == (FieldType.STRING, "[A-Z]{3}", 3, 3)
+    assert (qty.type, qty.min, qty.max, qty.step) == (FieldType("number"), 1, 10.0, 2)
+    assert (policy.read_only, policy.value, policy.type) == (True, "p-1", FieldType.STRING)
+    assert (when.type, when.min) == (FieldType.STRING, None)
+    assert colour.type == FieldType.STRING
+    assert url.value is None  # a URI Template is not a default
+    assert tags.allowed_values == ("r", "b")
+    assert (tags.prompt_field, tags.value_field, tags.min_items, tags.max_items) == ("label", "key", 1, 2)
+    assert tags.multiple is True and tags.value == ["r"]
+    assert one.multiple is False and one.value == "b"
+    assert remote.options_link == "/api/2026-10/opts" and remote.allowed_values is None
+
+
+def test_negotiated_format_follows_content_type_then_shape() -> None:
+    fmt = NegotiatedFormat()
+    hal_body = {"_links": {"self": {"href": "/x"}}}
+    assert isinstance(fmt.for_response({}, "application/prs.hal-forms+json; charset=utf-8"), HalFormsFormat)
+    assert isinstance(fmt.for_response(hal_body, "application/json"), HalFormsFormat)
+    assert isinstance(fmt.for_response({"links": []}, "application/json"), LoopLinksFormat)
+    assert isinstance(fmt.for_response({"links": []}, None), LoopLinksFormat)
+    assert fmt.links(HAL)[0].rel == "add-returning-item"
+    assert fmt.self_href(HAL) == HAL["_links"]["self"]["href"]  # type: ignore[index]
+    # A body in no known format is an error, not a terminal state with no links.
+    with pytest.raises(DecodeError, match="no links in a known format"):
+        fmt.links({"draft_return": {"id": 1}})
+    with pytest.raises(DecodeError):
+        fmt.for_response([1], "application/json")

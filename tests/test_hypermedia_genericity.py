@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from loop_async import LoopClient
-from loop_async.hypermedia import HalFormsFormat, Link, Navigator, TransitionRecorder
+from loop_async.hypermedia import HalFormsFormat, Link, Navigator, NegotiatedFormat, TransitionRecorder
 from loop_async.models import DraftReturnResponse, DraftReturnState
 from tests._hypermedia_apps import DoorApp, new_door, serve
 
@@ -171,7 +171,7 @@ async def test_hal_forms_flow_through_loop_draft_returns_2026_10() -> None:
         serve(app.app) as (server, _),
         LoopClient("k", base_url=server.make_url("/"), api_version="2026-10", rate_limit=None) as loop,
     ):
-        assert isinstance(loop.draft_returns.format, HalFormsFormat)
+        assert isinstance(loop.draft_returns.format, NegotiatedFormat)  # the answer decides: HAL-FORMS here
         recorder = TransitionRecorder(lambda nav: nav.resource.draft_return.state.value)
         loop.draft_returns.observe(recorder)
         nav = await loop.draft_returns.create("#1001", "60622")

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from yarl import URL
 
-from loop_async import ConflictError, LoopClient, NotFoundError, UnprocessableEntityError
+from loop_async import LoopClient, NotFoundError, UnprocessableEntityError
 from loop_async._convert import structure
 from loop_async.models import DraftReturnResponse, IneligibilityCode
 from loop_async.testing import FakeLoopServer
@@ -97,7 +97,7 @@ async def test_created_state_links_fields_and_context(client: LoopClient, fake_l
     draft = await new_draft(client, fake_loop_server)
     order = fake_loop_server.orders[0]
     assert draft.state == "created"
-    assert draft.rels == ["add-returning-item", "set-customer", "cancel-draft-return"]
+    assert draft.rels == ["add-returning-item", "set-customer", "accept-return-policy", "cancel-draft-return"]
     add = draft.link("add-returning-item")
     assert add["method"] == "POST"
     assert add["is_required"] is True
@@ -131,6 +131,7 @@ async def test_every_forward_transition_and_totals(client: LoopClient, fake_loop
         f"remove-returning-item-{item_id}",
         reason_rel,
         "set-customer",
+        "accept-return-policy",
         "cancel-draft-return",
     ]
     assert draft.link(f"remove-returning-item-{item_id}")["method"] == "DELETE"
@@ -160,7 +161,10 @@ async def test_every_forward_transition_and_totals(client: LoopClient, fake_loop
         "set-credit-type",
         "select-return-method",
         "set-address",
+        "set-processing-type",
         "add-cart-item",
+        "set-cart",
+        "accept-return-policy",
         "cancel-draft-return",
     ]
     credit = draft.field("set-credit-type", "credit_type")
@@ -235,13 +239,19 @@ async def test_refused_transitions(
             draft = await draft.follow("cancel-draft-return")
         elif setup == "expired":
             fake_loop_server.expire_draft(draft.id)
-    expected: type[Exception] = (
-        UnprocessableEntityError if (setup, suffix) == ("created", "finalize-items") else ConflictError
+    # Loop's documented refusals, all 422: never a 409.
+    expected = (
+        "validation-failed"
+        if (setup, suffix) == ("created", "finalize-items")
+        else "terminal-state"
+        if setup in ("submitted", "cancelled", "expired")
+        else "action-validation-failed"
     )
     before = fake_loop_server.drafts[draft.id].state
-    with pytest.raises(expected) as info:
+    with pytest.raises(UnprocessableEntityError) as info:
         await draft.post(suffix, body)
-    assert info.value.code in ("validation-failed", "invalid-state-transition")
+    assert info.value.status == 422
+    assert info.value.code == expected
     assert fake_loop_server.drafts[draft.id].state == before
 
 
@@ -254,7 +264,7 @@ async def test_submit_needs_credit_type_and_method(client: LoopClient, fake_loop
     draft = await draft.follow("finalize-items")
     with pytest.raises(UnprocessableEntityError) as info:
         await draft.post("submit")
-    assert info.value.code == "validation-failed"
+    assert info.value.code == "action-validation-failed"
     assert fake_loop_server.drafts[draft.id].return_id is None
 
 
@@ -345,8 +355,9 @@ async def test_expiry_by_clock_and_by_test_control() -> None:
         assert expired.rels == []
         other = await new_draft(loop, server, 1)
         server.expire_draft(other.id)
-        with pytest.raises(ConflictError):
+        with pytest.raises(UnprocessableEntityError) as refused:
             await other.post("cancel")
+        assert refused.value.code == "terminal-state"
         assert server.drafts[other.id].state == "expired"
 
 

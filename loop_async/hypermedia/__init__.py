@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from loop_async.hypermedia.drive import Choose, DriveLimitError, DriveResult, Policy, Step, Stop, drive
 from loop_async.hypermedia.formats import (
+    FormatSelector,
     HalFormsFormat,
     LinkFormat,
     LoopLinksFormat,
+    NegotiatedFormat,
     QueryEncoder,
     comma_query,
     encode_query,
@@ -20,6 +22,7 @@ from loop_async.hypermedia.formats import (
 )
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.hypermedia.navigator import Navigator, TransitionObserver, writer_lock
+from loop_async.hypermedia.options import parse_options, resolve_options
 from loop_async.hypermedia.recorder import TransitionRecorder, generalise_rel
 from loop_async.hypermedia.validation import check_value, check_values, validate_values
 from loop_async.models.links import Field, Link
@@ -29,12 +32,14 @@ __all__ = [
     "DriveLimitError",
     "DriveResult",
     "Field",
+    "FormatSelector",
     "HalFormsFormat",
     "Link",
     "LinkFormat",
     "LinkSet",
     "LoopLinksFormat",
     "Navigator",
+    "NegotiatedFormat",
     "Policy",
     "QueryEncoder",
     "Step",
@@ -48,7 +53,9 @@ __all__ = [
     "encode_query",
     "generalise_rel",
     "parse_error_entries",
+    "parse_options",
     "repeat_query",
+    "resolve_options",
     "validate_values",
     "writer_lock",
 ]

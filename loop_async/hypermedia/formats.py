@@ -6,9 +6,12 @@ nothing of any state machine. Two ship with the SDK:
 - :class:`LoopLinksFormat`: Loop's ``links[]`` (``rel``, ``href``, ``method``, ``fields``,
   ``is_required``), as served by API versions ``v1``/``2026-07``;
 - :class:`HalFormsFormat`: HAL-FORMS (``_links`` keyed by rel, ``_templates`` with ``method``,
-  ``title``, ``contentType``, ``properties``), as served from ``2026-10``.
+  ``title``, ``contentType``, ``properties``), as served from ``2026-10`` (and on ``2026-07``
+  when the client asks for it in ``Accept``).
 
-Write another by implementing the three methods of :class:`LinkFormat`.
+:class:`NegotiatedFormat` picks one of the two per response, from its content type and its
+shape (a :class:`FormatSelector`). Write another format by implementing the three methods of
+:class:`LinkFormat`.
 
 **Lists in a query.** How a GET/DELETE link's values go into the query is the format's
 choice: a format may implement :class:`QueryEncoder` (one ``query`` method); otherwise
@@ -16,30 +19,40 @@ choice: a format may implement :class:`QueryEncoder` (one ``query`` method); oth
 (``?id=1&id=2``). :class:`LoopLinksFormat` joins a list with commas (``?id=1,2``), as Loop's
 endpoints expect. Booleans become ``true``/``false``.
 
-**Content type.** Values are always sent as JSON. A HAL-FORMS template whose ``contentType``
-is something else (e.g. ``application/x-www-form-urlencoded``) is still followed with a JSON
-body: the SDK's transport sends JSON bodies only, and :class:`Link` has no content type. The
-``2026-10`` draft-return templates are JSON; a server that needs a form body is not supported.
+**Content type.** Values travel as JSON unless the link's ``content_type`` (a HAL-FORMS
+template's ``contentType``) is ``application/x-www-form-urlencoded``: then they are sent as a
+form body (a list repeats its name, booleans are ``true``/``false``, objects are refused).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from loop_async._convert import structure
-from loop_async.errors import DecodeError
+from loop_async.errors import DecodeError, FieldProblem, FieldValidationError
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.enums import FieldType
 from loop_async.models.links import Field, Link
 
 __all__ = [
+    "FORM_MEDIA_TYPE",
+    "HAL_FORMS_MEDIA_TYPE",
+    "FormatSelector",
     "HalFormsFormat",
     "LinkFormat",
     "LoopLinksFormat",
+    "NegotiatedFormat",
     "QueryEncoder",
+    "StateReader",
     "comma_query",
     "encode_query",
+    "form_pairs",
+    "is_form",
+    "media_type",
+    "option_value",
+    "own_state",
     "parse_error_entries",
     "repeat_query",
 ]
@@ -60,6 +73,41 @@ class LinkFormat(Protocol):
     def errors(self, data: Any) -> tuple[ApiErrorEntry, ...]:
         """The errors of a partial failure (empty when there are none)."""
         ...
+
+
+@runtime_checkable
+class StateReader(Protocol):
+    """Optional for a :class:`LinkFormat`: the part of a response that is the resource's own state.
+
+    Reconciliation (did an uncertain action take effect?) compares only this part, so that
+    data that changes on its own (prices, stock) is never taken for the action's effect.
+    Without it, the whole response counts.
+    """
+
+    def own_state(self, data: Any) -> Any:
+        """A comparable value: equal for two responses exactly when the resource did not change."""
+        ...
+
+
+def own_state(format: LinkFormat, data: Any) -> Any:
+    """``format.own_state(data)`` when the format has one, else the whole ``data``."""
+    return format.own_state(data) if isinstance(format, StateReader) else data
+
+
+# Loop's draft envelope: `context` is the shop's catalog and the order, which change with no
+# action (stock, prices); `totals` inside the draft are derived from those prices.
+_VOLATILE_KEYS = frozenset({"context", "errors", "links", "_links", "_templates", "_embedded", "client_application"})
+_DERIVED_KEYS = frozenset({"totals"})
+
+
+def _envelope_state(data: Any) -> Any:
+    if not isinstance(data, Mapping):
+        return data
+    return {
+        key: ({k: v for k, v in value.items() if k not in _DERIVED_KEYS} if isinstance(value, Mapping) else value)
+        for key, value in data.items()
+        if key not in _VOLATILE_KEYS
+    }
 
 
 @runtime_checkable
@@ -92,6 +140,31 @@ def comma_query(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         (name, ",".join(_scalar(v) for v in value) if isinstance(value, list | tuple) else _scalar(value))
         for name, value in values.items()
     ]
+
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+def is_form(content_type: str | None) -> bool:
+    """Whether a link's content type asks for a form body (``application/x-www-form-urlencoded``)."""
+    return media_type(content_type) == FORM_MEDIA_TYPE
+
+
+def form_pairs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """JSON-ready ``values`` as form fields: a list repeats its name; an object cannot be a form field.
+
+    Raises :class:`~loop_async.errors.FieldValidationError` naming every object-valued field
+    (nothing is sent).
+    """
+    bad = [
+        FieldProblem(name, "is an object: a form body takes text, numbers, booleans or lists of them")
+        for name, value in values.items()
+        if isinstance(value, Mapping)
+        or (isinstance(value, list | tuple) and any(isinstance(v, Mapping | list | tuple) for v in value))
+    ]
+    if bad:
+        raise FieldValidationError(bad, action="form body")
+    return repeat_query(values)
 
 
 def encode_query(fmt: LinkFormat, values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -167,34 +240,34 @@ class LoopLinksFormat:
         """Loop's style: a list of ids is one comma-separated parameter."""
         return comma_query(values)
 
+    def own_state(self, data: Any) -> Any:
+        """The envelope without ``context``, links and errors, and the draft without its derived ``totals``."""
+        return _envelope_state(data)
+
     def __repr__(self) -> str:
         return "LoopLinksFormat()"
 
 
-# HAL-FORMS property types are HTML input types; map the ones with a clear JSON meaning.
-_HAL_TYPES: Mapping[str, str] = {
-    "text": "string",
-    "textarea": "string",
-    "email": "string",
-    "url": "string",
-    "tel": "string",
-    "password": "string",
-    "search": "string",
-    "hidden": "string",
-    "checkbox": "bool",
-}
+# HAL-FORMS property types are HTML input types: number-like ones are JSON numbers, checkbox a
+# bool; every other type (and an unknown or missing one) is text, as the spec says.
+_HAL_NUMBER_TYPES = frozenset({"number", "range"})
+_HAL_BOOL_TYPES = frozenset({"checkbox"})
+HAL_FORMS_MEDIA_TYPE = "application/prs.hal-forms+json"
 
 
 class HalFormsFormat:
-    """HAL-FORMS: ``_links`` keyed by rel and ``_templates`` keyed by rel.
+    """HAL-FORMS (https://rwcbook.github.io/hal-forms/): ``_links`` keyed by rel, ``_templates`` keyed by rel.
 
-    Each template becomes a :class:`Link` whose ``href`` is the template's ``target``, else
-    the ``_links`` entry of the same rel, else ``self``; its ``properties`` become fields
-    (``required`` → ``is_required``, ``prompt`` → description, ``options.inline`` →
-    ``allowed_values``; ``options.link`` lists are not fetched, so they are not checked
-    client-side). HAL-FORMS has no "required action" flag: a template-level ``"required":
-    true`` (an extension) sets ``Link.is_required``. Plain ``_links`` other than ``self`` and
-    ``curies`` become GET links without fields.
+    Each template becomes a :class:`Link` whose ``href`` is the template's ``target`` (the
+    spec's form), else the ``_links`` entry of the same rel (Loop's form, from ``2026-10``),
+    else ``self``. ``contentType`` becomes :attr:`Link.content_type` (a form-urlencoded
+    template is sent as a form body). Its ``properties`` become fields with every constraint
+    of the spec (``required``, ``regex``, ``min``, ``max``, ``step``, ``minLength``,
+    ``maxLength``, ``readOnly``, ``value``, ``options`` with ``inline`` or ``link``,
+    ``minItems``, ``maxItems``, ``selectedValues``, ``promptField``, ``valueField``); see
+    :class:`~loop_async.models.links.Field`. HAL-FORMS has no "required action" flag: a
+    template-level ``"required": true`` (an extension) sets ``Link.is_required``. Plain
+    ``_links`` other than ``self`` and ``curies`` become GET links without fields.
     """
 
     _RESERVED = frozenset({"self", "curies"})
@@ -212,8 +285,9 @@ class HalFormsFormat:
             tpl = _object(template, f"HAL-FORMS template {rel!r}")
             href = tpl.get("target") or _href(raw_links.get(rel)) or self_href
             if not isinstance(href, str):
-                raise DecodeError(f"HAL-FORMS template {rel!r}: no target and no self link")
+                raise DecodeError(f"HAL-FORMS template {rel!r}: no target, no _links entry and no self link")
             title = tpl.get("title")
+            content_type = tpl.get("contentType")
             result.append(
                 Link(
                     rel=str(rel),
@@ -223,6 +297,7 @@ class HalFormsFormat:
                     prompt=None if title is None else str(title),
                     fields=tuple(_hal_field(rel, prop) for prop in tpl.get("properties") or ()),
                     is_required=tpl.get("required") is True,
+                    content_type=content_type if isinstance(content_type, str) and content_type else None,
                 )
             )
         for rel, raw in raw_links.items():
@@ -246,8 +321,74 @@ class HalFormsFormat:
             raw = body["_embedded"].get("errors")
         return parse_error_entries(raw)
 
+    def own_state(self, data: Any) -> Any:
+        """The envelope without links, templates, ``_embedded``, ``context`` and errors, nor derived ``totals``."""
+        return _envelope_state(data)
+
     def __repr__(self) -> str:
         return "HalFormsFormat()"
+
+
+def media_type(content_type: str | None) -> str | None:
+    """The media type of a ``Content-Type`` value, lower-cased, without parameters."""
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+@runtime_checkable
+class FormatSelector(Protocol):
+    """Optional for a :class:`LinkFormat`: pick the concrete format of one response."""
+
+    def for_response(self, data: Any, content_type: str | None) -> LinkFormat:
+        """The format that reads ``data``, served with ``content_type`` (``None`` when unknown)."""
+        ...
+
+
+class NegotiatedFormat:
+    """Reads each response in the format it came in: the server decides, not a list of versions.
+
+    HAL-FORMS when the content type is ``application/prs.hal-forms+json`` (or HAL's
+    ``application/hal+json``), or, whatever the content type, when the body has ``_links`` or
+    ``_templates``; Loop's ``links[]`` when the body has ``links``. A body with none of them is
+    a :class:`DecodeError`: it would otherwise look like a terminal state with no links.
+    A navigator asks :meth:`for_response` once per response and follows with that format.
+    """
+
+    def __init__(self, hal_forms: LinkFormat | None = None, links: LinkFormat | None = None) -> None:
+        self.hal_forms: LinkFormat = hal_forms or HalFormsFormat()
+        self.links_format: LinkFormat = links or LoopLinksFormat()
+
+    def for_response(self, data: Any, content_type: str | None) -> LinkFormat:
+        """The format of ``data`` (see the class doc)."""
+        if media_type(content_type) in (HAL_FORMS_MEDIA_TYPE, "application/hal+json"):
+            return self.hal_forms
+        if isinstance(data, Mapping):
+            if "_links" in data or "_templates" in data:
+                return self.hal_forms
+            if "links" in data:
+                return self.links_format
+        kind = type(data).__name__ if not isinstance(data, Mapping) else f"keys {sorted(data)[:8]}"
+        raise DecodeError(f"no links in a known format (links[] or HAL-FORMS _links/_templates): {kind}")
+
+    def links(self, data: Any) -> tuple[Link, ...]:
+        """The links of ``data``, in the format its shape shows."""
+        return self.for_response(data, None).links(data)
+
+    def self_href(self, data: Any) -> str | None:
+        """The self link of ``data``, in the format its shape shows."""
+        return self.for_response(data, None).self_href(data)
+
+    def errors(self, data: Any) -> tuple[ApiErrorEntry, ...]:
+        """The errors of ``data``, in the format its shape shows."""
+        return self.for_response(data, None).errors(data)
+
+    def own_state(self, data: Any) -> Any:
+        """The resource's own state of ``data``, as the format its shape shows reads it."""
+        return own_state(self.for_response(data, None), data)
+
+    def __repr__(self) -> str:
+        return f"NegotiatedFormat({self.hal_forms!r}, {self.links_format!r})"
 
 
 def _href(raw: Any) -> str | None:
@@ -258,31 +399,98 @@ def _href(raw: Any) -> str | None:
     return None
 
 
+def _number(value: Any) -> float | None:
+    # Bounds of non-number types (a date's "2026-01-01") are not checked client-side.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _count(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 and number == int(number) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+_URI_TEMPLATE_EXPRESSION = re.compile(r"\{[^}]*\}")
+
+
 def _hal_field(rel: str, raw: Any) -> Field:
     prop = _object(raw, f"HAL-FORMS property of {rel!r}")
     name = prop.get("name")
     if not isinstance(name, str) or not name:
         raise DecodeError(f"HAL-FORMS template {rel!r}: a property has no name")
     raw_type = prop.get("type")
-    type_name = _HAL_TYPES.get(raw_type, raw_type) if isinstance(raw_type, str) else None
+    html_type = raw_type.strip().lower() if isinstance(raw_type, str) else "text"
+    kind = "number" if html_type in _HAL_NUMBER_TYPES else "bool" if html_type in _HAL_BOOL_TYPES else "string"
     allowed: tuple[Any, ...] | None = None
+    options_link = prompt_field = value_field = None
+    min_items = max_items = None
+    multiple = False
+    selected: Any = None
     options = prop.get("options")
-    if isinstance(options, Mapping) and isinstance(options.get("inline"), list):
-        allowed = tuple(_option_value(option) for option in options["inline"])
-        if type_name is None:
-            type_name = "enum"
+    if isinstance(options, Mapping):
+        prompt_field, value_field = _text(options.get("promptField")), _text(options.get("valueField"))
+        min_items, max_items = _count(options.get("minItems")), _count(options.get("maxItems"))
+        if isinstance(options.get("inline"), list):
+            allowed = tuple(option_value(option, value_field) for option in options["inline"])
+        link = options.get("link")
+        if allowed is None and isinstance(link, Mapping) and isinstance(link.get("href"), str):
+            href = link["href"]
+            # A templated link is fetched with its variables left out (the SDK fills in none).
+            options_link = _URI_TEMPLATE_EXPRESSION.sub("", href) if link.get("templated") is True else href
+        if allowed is not None or options_link is not None:
+            kind = "enum"  # the options say what is valid, whatever the input type
+            multiple = max_items != 1  # the spec: no maxItems (or 0) means no upper limit
+            if isinstance(options.get("selectedValues"), list) and options["selectedValues"]:
+                values = list(options["selectedValues"])
+                selected = values if multiple else values[0]
+    value = prop.get("value")
+    if prop.get("templated") is True:
+        value = None  # a URI Template, not a value to send
+    elif value is None:
+        value = selected
+    regex = prop.get("regex")
     prompt = prop.get("prompt")
     return Field(
         name=name,
-        type=None if type_name is None else FieldType(type_name),
+        type=FieldType(kind),
         description=None if prompt is None else str(prompt),
         allowed_values=allowed,
         is_required=prop.get("required") is True,
+        regex=regex if isinstance(regex, str) and regex else None,
+        min=_number(prop.get("min")),
+        max=_number(prop.get("max")),
+        step=_number(prop.get("step")) or None,  # a step of 0 means none
+        min_length=_count(prop.get("minLength")),
+        max_length=_count(prop.get("maxLength")),
+        read_only=prop.get("readOnly") is True,
+        value=value,
+        min_items=min_items,
+        max_items=max_items or None,  # 0 means no upper limit
+        options_link=options_link,
+        prompt_field=prompt_field,
+        value_field=value_field,
+        multiple=multiple,
     )
 
 
-def _option_value(option: Any) -> Any:
-    # Inline options are plain values or {"prompt": ..., "value": ...} pairs.
-    if isinstance(option, Mapping) and "value" in option:
-        return option["value"]
+def option_value(option: Any, value_field: str | None = None) -> Any:
+    """The value of one HAL-FORMS option: a plain value, or the ``valueField`` (``value``) of an object."""
+    key = value_field or "value"
+    if isinstance(option, Mapping):
+        if key in option:
+            return option[key]
+        if "value" in option:
+            return option["value"]
     return option

@@ -12,13 +12,29 @@ The rules, applied to every field, every problem collected into one
   ``boolean``, ``float``, ``list`` are understood; a type the SDK does not know is accepted
   as is, since the server is the judge of its own types;
 - when ``allowed_values`` is given, the value must be one of them (for an ``array``, every
-  element must be), compared strictly: ``True`` is not ``1``.
+  element must be), compared strictly: ``True`` is not ``1``;
+- a ``multiple`` field (a HAL-FORMS multi-select) takes a list of allowed values (or one
+  value), at least ``min_items`` and at most ``max_items`` of them, without repeats; any other
+  field with ``allowed_values`` takes exactly one;
+- HAL-FORMS constraints: ``regex`` must match a string value as a whole (a pattern Python cannot
+  compile is not checked), ``min``/``max``/``step`` bound a number (``step`` counted from
+  ``min``, else 0), ``min_length``/``max_length`` bound a string's length, and a ``read_only``
+  field may only be left out or given its ``value``;
+- a field's ``value`` is its default: sent when the caller gives none (so a required field with
+  a default is never missing).
+
+Every problem of a field is reported (joined with ``;``), and every field at once. Remote
+options (``options_link``) are not fetched here: :func:`~loop_async.hypermedia.options.resolve_options`
+fills in ``allowed_values`` first; until then only the other constraints are checked.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -26,7 +42,7 @@ import attrs
 from loop_async.errors import FieldProblem, FieldValidationError, did_you_mean
 from loop_async.models.links import Field
 
-__all__ = ["canonical_type", "check_value", "check_values", "validate_values"]
+__all__ = ["canonical_type", "check_value", "check_values", "validate_values", "value_problems"]
 
 _ALIASES: Mapping[str, str] = {
     "int": "int",
@@ -101,24 +117,97 @@ def _describe_allowed(allowed: Sequence[Any]) -> str:
     return f"[{shown}{more}]" if allowed else "[] (no value is allowed now)"
 
 
-def check_value(field: Field, value: Any) -> str | None:
-    """What is wrong with ``value`` for ``field`` (type, then allowed values), or ``None``."""
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None  # the server's pattern, in a dialect Python does not read: the server judges
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _off_step(value: float, base: float, step: float) -> bool:
+    try:
+        return (Fraction(str(value)) - Fraction(str(base))) % Fraction(str(step)) != 0
+    except (ValueError, ZeroDivisionError):
+        return False
+
+
+def _constraint_problems(field: Field, value: Any) -> list[str]:
+    """The HAL-FORMS constraints on one scalar value (type already checked)."""
+    problems: list[str] = []
+    if isinstance(value, str):
+        if field.min_length is not None and len(value) < field.min_length:
+            problems.append(f"must be at least {field.min_length} characters long, got {len(value)}")
+        if field.max_length is not None and len(value) > field.max_length:
+            problems.append(f"must be at most {field.max_length} characters long, got {len(value)}")
+        pattern = _compiled(field.regex) if field.regex else None
+        if pattern is not None and pattern.fullmatch(value) is None:
+            problems.append(f"must match the pattern {field.regex!r}")
+    if _is_number(value) and math.isfinite(value):
+        if field.min is not None and value < field.min:
+            problems.append(f"must be at least {_fmt(field.min)}, got {value!r}")
+        if field.max is not None and value > field.max:
+            problems.append(f"must be at most {_fmt(field.max)}, got {value!r}")
+        if field.step is not None and field.step > 0 and _off_step(value, field.min or 0, field.step):
+            base = f" from {_fmt(field.min)}" if field.min else ""
+            problems.append(f"must be in steps of {_fmt(field.step)}{base}, got {value!r}")
+    return problems
+
+
+def _multiple_problems(field: Field, value: Any) -> list[str]:
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    problems: list[str] = []
+    scalar = [item for item in items if _type_problem("enum", item) is not None]
+    if scalar:
+        problems.append(f"takes a list of option values; {scalar!r} are not JSON scalars"[:200])
+    elif field.allowed_values is not None:
+        bad = [item for item in items if not _is_allowed(item, field.allowed_values)]
+        if bad:
+            problems.append(f"{bad!r} are not allowed; allowed values: {_describe_allowed(field.allowed_values)}")
+    if len({repr(item) for item in items}) != len(items):
+        problems.append("lists a value more than once")
+    if field.min_items is not None and len(items) < field.min_items:
+        problems.append(f"takes at least {field.min_items} values, got {len(items)}")
+    if field.max_items is not None and len(items) > field.max_items:
+        problems.append(f"takes at most {field.max_items} values, got {len(items)}")
+    return problems
+
+
+def value_problems(field: Field, value: Any) -> list[str]:
+    """Everything wrong with ``value`` for ``field`` (empty when it is fine)."""
+    if field.read_only and not _same(value, field.value):
+        shown = "left out" if field.value is None else f"left out or {field.value!r}"
+        return [f"is read-only: it must be {shown}, got {value!r}"[:200]]
+    if field.multiple:
+        return _multiple_problems(field, value)
     kind = canonical_type(field)
     if kind is not None:
         problem = _type_problem(kind, value)
         if problem is not None:
-            return problem
+            return [problem]
     allowed = field.allowed_values
-    if allowed is None:
-        return None
-    if kind == "array":
-        bad = [item for item in value if not _is_allowed(item, allowed)]
-        if bad:
-            return f"elements {bad!r} are not allowed; allowed values: {_describe_allowed(allowed)}"
-        return None
-    if not _is_allowed(value, allowed):
-        return f"{value!r} is not allowed; allowed values: {_describe_allowed(allowed)}"
-    return None
+    if allowed is not None:
+        if kind == "array":
+            bad = [item for item in value if not _is_allowed(item, allowed)]
+            if bad:
+                return [f"elements {bad!r} are not allowed; allowed values: {_describe_allowed(allowed)}"]
+        elif not _is_allowed(value, allowed):
+            return [f"{value!r} is not allowed; allowed values: {_describe_allowed(allowed)}"]
+    return _constraint_problems(field, value)
+
+
+def check_value(field: Field, value: Any) -> str | None:
+    """What is wrong with ``value`` for ``field`` (every problem, joined with ``;``), or ``None``."""
+    problems = value_problems(field, value)
+    return "; ".join(problems) if problems else None
 
 
 def check_values(fields: Sequence[Field], values: Mapping[str, Any]) -> list[FieldProblem]:
@@ -129,7 +218,7 @@ def check_values(fields: Sequence[Field], values: Mapping[str, Any]) -> list[Fie
     problems: list[FieldProblem] = []
     for name, field in by_name.items():
         if name not in values or values[name] is None:
-            if field.is_required:
+            if field.is_required and field.value is None:
                 problems.append(FieldProblem(name, "is required"))
             continue
         message = check_value(field, values[name])
@@ -148,11 +237,16 @@ def check_values(fields: Sequence[Field], values: Mapping[str, Any]) -> list[Fie
 
 
 def validate_values(fields: Sequence[Field], values: Mapping[str, Any], *, action: str | None = None) -> dict[str, Any]:
-    """Check ``values`` against ``fields``; return what to send (``None`` optionals dropped).
+    """Check ``values`` against ``fields``; return what to send (``None`` optionals dropped, defaults added).
 
+    A field the caller leaves out (or gives as ``None``) that has a ``value`` is sent with it.
     Raises :class:`FieldValidationError` listing every problem at once.
     """
     problems = check_values(fields, values)
     if problems:
         raise FieldValidationError(problems, action=action)
-    return {name: value for name, value in values.items() if value is not None}
+    payload = {name: value for name, value in values.items() if value is not None}
+    for field in fields:
+        if field.value is not None and payload.get(field.name) is None:
+            payload[field.name] = field.value
+    return payload

@@ -37,6 +37,7 @@ __all__ = [
     "IneligibleItem",
     "Order",
     "OrderLineItem",
+    "ProcessingTypeOption",
     "ProductVariant",
     "ReturnMethod",
     "ReturnPolicy",
@@ -159,6 +160,8 @@ class DraftReturn:
     returning_items: tuple[ReturningItem, ...] = ()
     cart_items: tuple[CartItem, ...] = ()
     selected_return_method: str | None = None
+    payment_intent: Any = None
+    return_policy_accepted: bool | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -263,13 +266,29 @@ class DraftReturnContext:
 
 
 @attrs.frozen(kw_only=True)
+class ProcessingTypeOption:
+    """A processing type the draft may be set to (HAL-FORMS ``_embedded.processing_type_options``).
+
+    Loop documents the list, not the shape of its items: ``type`` and ``name`` are a guess.
+    """
+
+    type: ProcessingType | None = None
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class DraftReturnResponse:
     """Every draft-return answer: the draft, its context, the links available now, errors.
 
     A non-empty ``errors`` on a 2xx is a partial failure: the data is still the new state.
+    From ``2026-10`` (HAL-FORMS) the envelope also carries ``processing_type_options`` (from
+    ``_embedded``) and ``client_application`` (how the client should identify itself; its
+    shape is not documented, so it is kept as the raw JSON).
     """
 
     draft_return: DraftReturn
     context: DraftReturnContext | None = None
     links: tuple[Link, ...] = ()
     errors: tuple[ApiErrorEntry, ...] = ()
+    processing_type_options: tuple[ProcessingTypeOption, ...] = ()
+    client_application: Any = None

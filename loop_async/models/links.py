@@ -17,13 +17,38 @@ __all__ = ["Field", "Link"]
 
 @attrs.frozen(kw_only=True)
 class Field:
-    """One input of a link: its name, type, allowed values and whether it is required."""
+    """One input of a link: its name, type, allowed values, whether it is required, its constraints.
+
+    Loop's ``links[]`` fields carry the first five attributes. The others come from HAL-FORMS
+    properties (https://rwcbook.github.io/hal-forms/) and are checked before sending:
+    ``regex`` (the whole value must match), ``min``/``max`` and ``step`` (numbers),
+    ``min_length``/``max_length`` (strings), ``read_only`` (only ``value`` may be sent),
+    ``value`` (the default, sent when the caller gives none), ``min_items``/``max_items``
+    (how many options a multi-select takes; ``multiple`` says a list of option values is
+    accepted, as for HAL-FORMS options whose ``maxItems`` is not 1), ``options_link`` (the URL of remote options,
+    fetched when the link is followed; ``allowed_values`` is ``None`` until then) with
+    ``prompt_field``/``value_field`` (which key of an option object is its label and its value).
+    """
 
     name: str
     type: FieldType | None = None
     description: str | None = None
     allowed_values: tuple[Any, ...] | None = None
     is_required: bool = False
+    regex: str | None = None
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    read_only: bool = False
+    value: Any = None
+    min_items: int | None = None
+    max_items: int | None = None
+    options_link: str | None = None
+    prompt_field: str | None = None
+    value_field: str | None = None
+    multiple: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -37,6 +62,8 @@ class Link:
     prompt: str | None = None
     fields: tuple[Field, ...] = ()
     is_required: bool = False
+    content_type: str | None = None
+    """How values travel in the body (HAL-FORMS ``contentType``); ``None`` means JSON."""
 
     def field(self, name: str) -> Field | None:
         """The field called ``name``, or ``None``."""

@@ -7,13 +7,16 @@ URL is used when there is one (so values are checked against Loop's current ``fi
 ``allowed_values``), the action runs under the draft's one-writer lock, and a timeout after
 sending is reconciled by re-reading the draft instead of being retried blindly.
 
-The API version decides the link format: ``2026-10`` serves HAL-FORMS, earlier versions
-(``v1``, ``2026-07``) Loop's ``links[]``.
+The response decides the link format, not the API version
+(:class:`~loop_async.hypermedia.NegotiatedFormat`): HAL-FORMS when it is served as
+``application/prs.hal-forms+json`` or has ``_links``/``_templates`` (``2026-10``, ``unstable``,
+and ``v1``/``2026-07`` with the client's ``hal_forms`` option), Loop's ``links[]`` otherwise.
+A body in neither format is a :class:`~loop_async.errors.DecodeError`, never a silent end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -21,42 +24,55 @@ from yarl import URL
 
 from loop_async._convert import structure, unstructure
 from loop_async.errors import DecodeError, UnsafeLinkError
-from loop_async.hypermedia import HalFormsFormat, LinkFormat, LoopLinksFormat, Navigator, TransitionObserver
+from loop_async.hypermedia import HalFormsFormat, LinkFormat, Navigator, NegotiatedFormat, TransitionObserver
 from loop_async.models.common import Address
-from loop_async.models.draft_returns import DraftReturnResponse
-from loop_async.models.enums import FieldType
+from loop_async.models.draft_returns import DraftReturn, DraftReturnResponse, Totals
+from loop_async.models.enums import FieldType, ProcessingType
 from loop_async.models.links import Field, Link
 from loop_async.resources._validate import Problems
 from loop_async.transport import Transport
 
-__all__ = ["HAL_FORMS_VERSIONS", "DraftReturnsResource"]
+__all__ = ["DraftReturnsResource", "decode_draft_response"]
 
-#: API versions that serve draft returns as HAL-FORMS.
-HAL_FORMS_VERSIONS = frozenset({"2026-10"})
-
-_INT, _STRING, _OBJECT = FieldType("int"), FieldType("string"), FieldType("object")
+_INT, _STRING, _OBJECT, _ARRAY = FieldType("int"), FieldType("string"), FieldType("object"), FieldType("array")
+_HAL_KEYS = frozenset({"_links", "_templates", "_embedded", "links", "errors"})
+_HAL = HalFormsFormat()
 
 
 def _required(name: str, type_: FieldType) -> Field:
     return Field(name=name, type=type_, is_required=True)
 
 
-class _HalDecoder:
-    """A HAL-FORMS draft response decodes to the same model, its links read by the format."""
-
-    def __init__(self, fmt: LinkFormat) -> None:
-        self._format = fmt
-
-    def __call__(self, data: Any) -> DraftReturnResponse:
-        if not isinstance(data, Mapping):
-            raise DecodeError(f"draft return: expected a JSON object, got {type(data).__name__}")
-        core = {k: v for k, v in data.items() if k not in ("_links", "_templates", "links", "errors")}
-        decoded = structure(core, DraftReturnResponse, what="DraftReturnResponse")
-        return attrs.evolve(decoded, links=self._format.links(data), errors=self._format.errors(data))
+def _is_hal(data: Mapping[str, Any]) -> bool:
+    return "_links" in data or "_templates" in data
 
 
-def _decode_links(data: Any) -> DraftReturnResponse:
-    return structure(data, DraftReturnResponse, what="DraftReturnResponse")
+def decode_draft_response(data: Any) -> DraftReturnResponse:
+    """A draft-return answer in either format as one model (HAL-FORMS links read by the format).
+
+    From HAL-FORMS, ``_embedded.processing_type_options`` becomes ``processing_type_options``
+    (plain strings are taken as the ``type``).
+    """
+    if not isinstance(data, Mapping):
+        raise DecodeError(f"draft return: expected a JSON object, got {type(data).__name__}")
+    if not _is_hal(data):
+        return structure(data, DraftReturnResponse, what="DraftReturnResponse")
+    core = {k: v for k, v in data.items() if k not in _HAL_KEYS}
+    embedded = data.get("_embedded")
+    options = embedded.get("processing_type_options") if isinstance(embedded, Mapping) else None
+    if isinstance(options, list):
+        core["processing_type_options"] = [{"type": o} if isinstance(o, str) else o for o in options]
+    decoded = structure(core, DraftReturnResponse, what="DraftReturnResponse")
+    return attrs.evolve(decoded, links=_HAL.links(data), errors=_HAL.errors(data))
+
+
+def _money_keys(value: Any) -> Any:
+    """``{amount, currencyCode}`` (the totals endpoint's money) as the SDK's ``{amount, currency}``."""
+    if isinstance(value, Mapping):
+        return {("currency" if k == "currencyCode" else k): _money_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_money_keys(v) for v in value]
+    return value
 
 
 class DraftReturnsResource:
@@ -65,10 +81,9 @@ class DraftReturnsResource:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
         self._observers: list[TransitionObserver] = []
-        version = transport.api_root.name
-        self.format: LinkFormat = HalFormsFormat() if version in HAL_FORMS_VERSIONS else LoopLinksFormat()
-        """The link format of this API version."""
-        self._decode = _HalDecoder(self.format) if isinstance(self.format, HalFormsFormat) else _decode_links
+        self.format: LinkFormat = NegotiatedFormat()
+        """Reads each answer in the format it came in (HAL-FORMS or ``links[]``)."""
+        self._decode = decode_draft_response
 
     def observe(self, observer: TransitionObserver) -> None:
         """Tell ``observer`` (e.g. a :class:`~loop_async.hypermedia.TransitionRecorder`) of every transition."""
@@ -127,8 +142,15 @@ class DraftReturnsResource:
         method: str,
         segments: tuple[str | int, ...],
         fields: tuple[Field, ...] = (),
-        values: Mapping[str, Any] | None = None,
+        values: Mapping[str, Any] | Callable[[Link], Mapping[str, Any]] | None = None,
+        *,
+        by_rel: bool = False,
     ) -> Navigator[DraftReturnResponse]:
+        """Follow the link offered for ``segments`` (or, with ``by_rel``, for the rel ``action``).
+
+        ``values`` may be a function of the link, for a body whose shape the offered link
+        decides (the address: wrapped on ``links[]``, flat on HAL-FORMS).
+        """
         check = Problems(f"draft_returns.{action}")
         for name, value in ids.items():
             check.positive_id(name, value)
@@ -136,10 +158,13 @@ class DraftReturnsResource:
         draft_return_id = ids["draft_return_id"]
         nav = await self._load(draft_return_id)
         url = self._url(draft_return_id, *segments)
-        link = _offered(nav, method, url, self._transport) or Link(
-            rel=action, href=str(url), method=method, fields=fields
+        offered = nav.links.get(action) if by_rel else None
+        link = (
+            offered
+            or _offered(nav, method, url, self._transport)
+            or Link(rel=action, href=str(url), method=method, fields=fields)
         )
-        return await nav.follow_link(link, values)
+        return await nav.follow_link(link, values(link) if callable(values) else values)
 
     async def add_returning_item(self, draft_return_id: int, order_line_item_id: int) -> Navigator[DraftReturnResponse]:
         """Add an order line item (one of ``context.items_eligible_to_return``) to the draft."""
@@ -196,17 +221,105 @@ class DraftReturnsResource:
     async def set_address(
         self, draft_return_id: int, address: Address | Mapping[str, Any]
     ) -> Navigator[DraftReturnResponse]:
-        """Set the shipping address (an :class:`~loop_async.models.Address` or a mapping)."""
+        """Set the shipping address (an :class:`~loop_async.models.Address` or a mapping).
+
+        Sent as the offered link asks: ``{"address": {...}}`` where its one field is ``address``
+        (``links[]``, ``2026-07``), else flat (``2026-10``: ``name``, ``company``, ``address1``,
+        ..., ``phone`` at the top level, each checked against the template's properties).
+        """
         raw = unstructure(address) if isinstance(address, Address) else dict(address)
         compact = {name: value for name, value in raw.items() if value is not None}
+
+        def shaped(link: Link) -> Mapping[str, Any]:
+            wrapped = not link.fields or link.field("address") is not None
+            return {"address": compact} if wrapped else compact
+
         return await self._fixed(
             "set-address",
             {"draft_return_id": draft_return_id},
             "POST",
             ("address",),
             (_required("address", _OBJECT),),
-            {"address": compact},
+            shaped,
         )
+
+    async def accept_return_policy(self, draft_return_id: int) -> Navigator[DraftReturnResponse]:
+        """Accept the shop's return policy for this draft (``POST .../accept-return-policy``)."""
+        return await self._fixed(
+            "accept-return-policy", {"draft_return_id": draft_return_id}, "POST", ("accept-return-policy",)
+        )
+
+    async def set_processing_type(
+        self, draft_return_id: int, processing_type: ProcessingType | str
+    ) -> Navigator[DraftReturnResponse]:
+        """Set ``regular`` or ``instant`` processing (one of ``processing_type_options``).
+
+        Loop offers the ``set-processing-type`` template in ``items-finalized``; a type not on
+        offer is refused before sending when the template lists its options, else by Loop
+        (422 ``action-validation-failed``). Its path is not documented: the offered template
+        is used, else ``.../processing-type`` (a guess).
+        """
+        value = processing_type.value if isinstance(processing_type, ProcessingType) else processing_type
+        return await self._fixed(
+            "set-processing-type",
+            {"draft_return_id": draft_return_id},
+            "POST",
+            ("processing-type",),
+            (_required("processing_type", _STRING),),
+            {"processing_type": value},
+            by_rel=True,
+        )
+
+    async def set_cart(self, draft_return_id: int, variant_ids: Sequence[int]) -> Navigator[DraftReturnResponse]:
+        """Set the whole cart at once (``POST .../cart``): the shop-now items become exactly ``variant_ids``.
+
+        The body (``{"variant_ids": [...]}``) is a guess where Loop's reference is silent.
+        """
+        check = Problems("draft_returns.set_cart")
+        if isinstance(variant_ids, str | bytes) or not isinstance(variant_ids, Sequence):
+            check.add("variant_ids", f"must be a list of variant ids, got {type(variant_ids).__name__}")
+        else:
+            for index, variant_id in enumerate(variant_ids):
+                check.positive_id(f"variant_ids[{index}]", variant_id)
+        check.raise_if_any()
+        return await self._fixed(
+            "set-cart",
+            {"draft_return_id": draft_return_id},
+            "POST",
+            ("cart",),
+            (_required("variant_ids", _ARRAY),),
+            {"variant_ids": list(variant_ids)},
+            by_rel=True,
+        )
+
+    async def totals(self, draft_return_id: int) -> Totals:
+        """The draft's totals (``GET .../totals``; Loop sends money as ``{amount, currencyCode}``)."""
+        check = Problems("draft_returns.totals")
+        check.positive_id("draft_return_id", draft_return_id)
+        check.raise_if_any()
+        response = await self._transport.request("GET", self._url(draft_return_id, "totals"))
+        data = response.data
+        if isinstance(data, Mapping) and isinstance(data.get("totals"), Mapping):
+            data = data["totals"]  # an envelope around the totals (a guess: both are read)
+        return structure(_money_keys(data), Totals, what="Totals")
+
+    async def list(self) -> tuple[DraftReturn, ...]:
+        """The shop's draft returns (``GET /draft-returns``: HAL-FORMS only, the drafts in ``_embedded``).
+
+        On ``v1``/``2026-07`` Loop serves the list only to a client that asks for HAL-FORMS:
+        create the client with ``hal_forms=True`` (else Loop answers ``unsupported-feature``).
+        Each embedded item is a draft return, or an envelope holding one in ``draft_return``.
+        """
+        response = await self._transport.request("GET", self._transport.url("draft-returns"))
+        data = response.data
+        embedded = data.get("_embedded") if isinstance(data, Mapping) else None
+        if not isinstance(embedded, Mapping):
+            raise DecodeError("draft-return list: expected a HAL-FORMS body with _embedded", status=response.status)
+        items = embedded.get("draft_returns", next(iter(embedded.values()), []) if len(embedded) == 1 else [])
+        if not isinstance(items, list):
+            raise DecodeError("draft-return list: _embedded.draft_returns is not a JSON array", status=response.status)
+        drafts = [item.get("draft_return", item) if isinstance(item, Mapping) else item for item in items]
+        return structure(drafts, tuple[DraftReturn, ...], what="draft-return list")
 
     async def submit(self, draft_return_id: int) -> Navigator[DraftReturnResponse]:
         """Submit the draft: Loop creates the return (``draft_return.return_id``, state ``submitted``)."""

@@ -3,12 +3,25 @@
 States: ``created`` → (``finalize-items``) → ``returning-items-finalized`` → (``submit-draft-return``)
 → ``submitted``; ``cancel-draft-return`` leads to ``cancelled`` from either open state, and a
 draft past its expiry (or expired by the test) is ``expired``. Terminal states have no links.
-Every refused transition answers 409 ``invalid-state-transition`` in Loop's draft-error shape;
-bad input answers 422 ``validation-failed`` (or a more specific kebab-case code).
+Refusals are Loop's documented 422s in its draft-error shape: ``action-validation-failed`` (the
+action is not valid in this state, or the value is not one on offer), ``terminal-state`` (the
+draft is submitted, cancelled or expired) and ``validation-failed`` (bad input), or a more
+specific kebab-case code (``returns-unavailable-for-order`` on submit, for an order the test
+made unavailable with :meth:`DraftMachine.make_returns_unavailable`).
+
+Besides the reference's actions: ``accept-return-policy`` (offered until accepted, not needed to
+submit: a guess), ``set-processing-type`` (in ``returning-items-finalized``; ``instant`` needs a
+payment intent before submit, so submit is not offered until :meth:`set_payment_intent`; gift
+returns cannot be instant) and ``set-cart`` (``POST .../cart`` ``{"variant_ids": [...]}``: the
+shop-now cart becomes exactly those variants; exchange items stay).
 
 Two renderings of the same envelope: :meth:`DraftMachine.render` with Loop's ``links[]`` (API
-``v1``/``2026-07``) and :meth:`DraftMachine.render_hal_forms` with HAL-FORMS ``_links`` and
-``_templates`` (``2026-10``), both from the one list of links :meth:`DraftMachine.links` gives.
+``v1``/``2026-07``) and :meth:`DraftMachine.render_hal_forms` with HAL-FORMS (``2026-10``,
+``unstable``, or on request): ``_links`` holding each action's href and ``_templates`` its form
+(Loop's shape), or with ``targets=True`` the spec's shape, each href in its template's
+``target``. Both come from the one list of links :meth:`DraftMachine.links` gives; on HAL-FORMS
+the address is the flat ``2026-10`` body (``name``, ``company``, ``phone`` added) and fields
+carry HAL-FORMS constraints (``regex``, ``maxLength``, ``step``, ...).
 
 Partial failure (200 with data and a non-empty ``errors[]``): ``add-cart-item`` given a list
 ``variant_ids`` adds the available variants and reports each unavailable one as a
@@ -25,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+import attrs
 from yarl import URL
 
 from loop_async._convert import structure, unstructure
@@ -87,8 +101,10 @@ __all__ = [
     "SUBMITTED",
     "TERMINAL_STATES",
     "DraftMachine",
+    "CLIENT_APPLICATION",
     "hal_property",
     "hal_template",
+    "links_entry",
 ]
 
 CREATED = "created"
@@ -121,6 +137,22 @@ class DraftMachine:
     def __init__(self, store: Store, ttl: timedelta) -> None:
         self.store = store
         self.ttl = ttl
+        #: Moved by the ``volatile_context`` fault: catalog prices drift, as Loop's context does.
+        self.volatile_epoch = 0
+        #: Order names whose submit answers 422 ``returns-unavailable-for-order``.
+        self.returns_unavailable: set[str] = set()
+
+    def make_returns_unavailable(self, order_name: str) -> None:
+        """Make the submit of every draft for ``order_name`` fail with ``returns-unavailable-for-order``."""
+        self.returns_unavailable.add(order_name)
+
+    def set_payment_intent(self, draft_id: int, payment_intent_id: str = "pi_test") -> None:
+        """Give an instant draft its payment intent (Loop's Create Payment Intent, not modelled)."""
+        self.get(draft_id).payment_intent = {"id": payment_intent_id, "status": "requires_capture"}
+
+    def shift_volatile_context(self) -> None:
+        """Change what ``context`` shows (catalog prices), with no action on any draft."""
+        self.volatile_epoch += 1
 
     # -- lookup and lifecycle ---------------------------------------------------------------
 
@@ -177,10 +209,11 @@ class DraftMachine:
         if draft.state in states:
             return
         if draft.state in TERMINAL_STATES:
-            message = f"Draft return {draft.id} is {draft.state}; no action is available."
-        else:
-            message = f"Draft return {draft.id} is {draft.state}; this action needs state {' or '.join(states)}."
-        raise draft_error(409, "invalid-state-transition", message)
+            raise draft_error(
+                422, "terminal-state", f"Draft return {draft.id} is {draft.state}; no action is available."
+            )
+        message = f"Draft return {draft.id} is {draft.state}; this action needs state {' or '.join(states)}."
+        raise draft_error(422, "action-validation-failed", message)
 
     @staticmethod
     def _item(draft: FakeDraft, returning_item_id: int) -> FakeReturningItem:
@@ -276,10 +309,12 @@ class DraftMachine:
         """Choose how the customer is credited (one of ``context.available_credit_types``)."""
         self._require(draft, FINALIZED)
         credit_type = body.get("credit_type")
+        if not isinstance(credit_type, str) or credit_type not in CREDIT_TYPES:
+            raise validation_error({"credit_type": [f"The credit type must be one of: {', '.join(CREDIT_TYPES)}."]})
         if credit_type not in self.credit_types(draft):
             allowed = ", ".join(self.credit_types(draft))
-            raise validation_error({"credit_type": [f"The credit type must be one of: {allowed}."]})
-        draft.credit_type = str(credit_type)
+            raise draft_error(422, "action-validation-failed", f"Credit type {credit_type} is not offered: {allowed}.")
+        draft.credit_type = credit_type
 
     def select_return_method(self, draft: FakeDraft, body: Mapping[str, Any]) -> None:
         """Choose a return shipping method from ``context.return_methods``."""
@@ -292,7 +327,7 @@ class DraftMachine:
     def set_address(self, draft: FakeDraft, body: Mapping[str, Any]) -> None:
         """Set the shipping address (an object with the documented address keys)."""
         self._require(draft, FINALIZED)
-        raw = body.get("address")
+        raw = body.get("address", body if "address1" in body else None)  # wrapped (2026-07) or flat (2026-10)
         if not isinstance(raw, Mapping):
             raise validation_error({"address": ["The address field is required and must be an object."]})
         problems = {
@@ -330,11 +365,57 @@ class DraftMachine:
         draft.cart_items.append(FakeCartItem(id=self.store.next_id("cart_item"), variant_id=variant_id))
         return []
 
+    def accept_return_policy(self, draft: FakeDraft) -> None:
+        """Record that the shopper accepted the return policy (either open state)."""
+        self._require(draft, *_OPEN_STATES)
+        draft.return_policy_accepted = True
+
+    @staticmethod
+    def processing_types(draft: FakeDraft) -> tuple[str, ...]:
+        """Processing types on offer: a gift return cannot be instant."""
+        return ("regular",) if draft.is_gift else ("regular", "instant")
+
+    def set_processing_type(self, draft: FakeDraft, body: Mapping[str, Any]) -> None:
+        """``regular`` or ``instant`` (one of the options); ``regular`` drops any payment intent."""
+        kind = body.get("processing_type")
+        if kind not in ("regular", "instant"):
+            raise validation_error({"processing_type": ["The processing type must be regular or instant."]})
+        self._require(draft, FINALIZED)
+        if kind not in self.processing_types(draft):
+            raise draft_error(422, "action-validation-failed", f"Processing type {kind} is not available.")
+        draft.processing_type = str(kind)
+        if kind == "regular":
+            draft.payment_intent = None
+
+    def set_cart(self, draft: FakeDraft, body: Mapping[str, Any]) -> None:
+        """Replace the shop-now cart with ``variant_ids`` (exchange items for returning items stay)."""
+        self._require(draft, FINALIZED)
+        ids = body.get("variant_ids")
+        if not isinstance(ids, list) or not all(type(v) is int for v in ids) or len(set(ids)) != len(ids):
+            raise validation_error({"variant_ids": ["The variant ids must be a list of distinct integers."]})
+        for variant_id in ids:
+            self._available_variant(variant_id)
+        kept = [c for c in draft.cart_items if c.exchange_for_returning_item_id is not None]
+        draft.cart_items = kept + [FakeCartItem(id=self.store.next_id("cart_item"), variant_id=v) for v in ids]
+
+    def _ready(self, draft: FakeDraft) -> bool:
+        return (
+            draft.credit_type is not None
+            and draft.return_method_id is not None
+            and (draft.processing_type != "instant" or draft.payment_intent is not None)
+        )
+
     def submit(self, draft: FakeDraft) -> FakeReturn:
         """``returning-items-finalized`` → ``submitted``: creates the return (state ``open``)."""
         self._require(draft, FINALIZED)
-        if draft.credit_type is None or draft.return_method_id is None:
-            raise draft_error(422, "validation-failed", "Set a credit type and a return method before submitting.")
+        if not self._ready(draft) or draft.credit_type is None:
+            raise draft_error(
+                422,
+                "action-validation-failed",
+                "Set a credit type and a return method (and, for instant processing, a payment intent) first.",
+            )
+        if draft.order.name in self.returns_unavailable:
+            raise draft_error(422, "returns-unavailable-for-order", f"Returns are unavailable for {draft.order.name}.")
         method = next(m for m in RETURN_METHODS if m[0] == draft.return_method_id)
         ret = self.store.create_return(
             draft.order,
@@ -396,8 +477,12 @@ class DraftMachine:
             net=_money(net, cur),
         )
 
-    def links(self, draft: FakeDraft, api_root: URL) -> list[Link]:
-        """The actions valid now, in a stable order; none in a terminal state."""
+    def links(self, draft: FakeDraft, api_root: URL, *, hal: bool = False) -> list[Link]:
+        """The actions valid now, in a stable order; none in a terminal state.
+
+        ``hal`` gives the HAL-FORMS variant: the flat ``2026-10`` address body and fields with
+        HAL-FORMS constraints (which the ``links[]`` rendering leaves out).
+        """
         href = api_root / "draft-returns" / str(draft.id)
         links: list[Link] = []
         if draft.state == CREATED:
@@ -449,12 +534,17 @@ class DraftMachine:
                                 allowed_values=reason_ids,
                                 is_required=True,
                             ),
-                            Field(name="comment", type=FieldType.STRING, description="Optional comment"),
+                            Field(
+                                name="comment",
+                                type=FieldType.STRING,
+                                description="Optional comment",
+                                max_length=500 if hal else None,
+                            ),
                         ),
                         is_required=item.reason_id is None,
                     )
                 )
-            links.append(self._set_customer_link(href))
+            links.append(self._set_customer_link(href, hal=hal))
             if draft.returning_items and all(item.reason_id is not None for item in draft.returning_items):
                 links.append(
                     Link(
@@ -465,6 +555,8 @@ class DraftMachine:
                         is_required=True,
                     )
                 )
+            if not draft.return_policy_accepted:
+                links.append(self._accept_policy_link(href, hal=hal))
             links.append(self._cancel_link(href))
         elif draft.state == FINALIZED:
             links.append(
@@ -505,22 +597,25 @@ class DraftMachine:
                     is_required=draft.return_method_id is None,
                 )
             )
-            links.append(
-                Link(
-                    rel="set-address",
-                    href=str(href / "address"),
-                    method="POST",
-                    description="Set the shipping address",
-                    fields=(
-                        Field(
-                            name="address",
-                            type=FieldType("object"),  # not a documented FieldType: kept as an open value
-                            description="address1, address2, city, state, country, country_code, zip",
-                            is_required=True,
+            links.append(self._address_link(href, hal=hal))
+            if len(self.processing_types(draft)) > 1 or draft.processing_type != "regular":
+                links.append(
+                    Link(
+                        rel="set-processing-type",
+                        href=str(href / "processing-type"),
+                        method="POST",
+                        description="Set the processing type",
+                        fields=(
+                            Field(
+                                name="processing_type",
+                                type=FieldType.ENUM,
+                                description="One of _embedded.processing_type_options",
+                                allowed_values=self.processing_types(draft),
+                                is_required=True,
+                            ),
                         ),
-                    ),
+                    )
                 )
-            )
             catalog = tuple(v[0] for _, _, _, variants in CART_PRODUCTS for v in variants)
             available = tuple(v[0] for _, _, _, variants in CART_PRODUCTS for v in variants if v[4])
             links.append(
@@ -542,11 +637,31 @@ class DraftMachine:
                             description="IDs of variants from context.cart_products; unavailable ones come "
                             "back in errors[] (or variant_id)",
                             allowed_values=catalog,
+                            multiple=True,
+                            min_items=1 if hal else None,
                         ),
                     ),
                 )
             )
-            if draft.credit_type is not None and draft.return_method_id is not None:
+            links.append(
+                Link(
+                    rel="set-cart",
+                    href=str(href / "cart"),
+                    method="POST",
+                    description="Set the whole cart",
+                    fields=(
+                        Field(
+                            name="variant_ids",
+                            type=FieldType("array"),  # not a documented FieldType: kept as an open value
+                            description="IDs of available variants from context.cart_products: the new cart",
+                            allowed_values=available,
+                            is_required=True,
+                            multiple=True,
+                        ),
+                    ),
+                )
+            )
+            if self._ready(draft):
                 links.append(
                     Link(
                         rel="submit-draft-return",
@@ -556,17 +671,67 @@ class DraftMachine:
                         is_required=True,
                     )
                 )
+            if not draft.return_policy_accepted:
+                links.append(self._accept_policy_link(href, hal=hal))
             links.append(self._cancel_link(href))
         return links
 
     @staticmethod
-    def _set_customer_link(href: URL) -> Link:
+    def _set_customer_link(href: URL, *, hal: bool) -> Link:
+        email = Field(name="email", type=FieldType.STRING, description="Email address", is_required=True)
+        if hal:
+            email = attrs.evolve(email, regex=r"[^@\s]+@[^@\s]+\.[^@\s]+", max_length=255)
         return Link(
             rel="set-customer",
             href=str(href / "customer"),
             method="POST",
             description="Set the customer's email",
-            fields=(Field(name="email", type=FieldType.STRING, description="Email address", is_required=True),),
+            fields=(email,),
+        )
+
+    @staticmethod
+    def _accept_policy_link(href: URL, *, hal: bool) -> Link:
+        # On HAL-FORMS the policy id rides along as a read-only property with its value (a guess).
+        fields = (Field(name="return_policy_id", type=FieldType.INT, read_only=True, value=1),) if hal else ()
+        return Link(
+            rel="accept-return-policy",
+            href=str(href / "accept-return-policy"),
+            method="POST",
+            description="Accept the return policy",
+            fields=fields,
+        )
+
+    @staticmethod
+    def _address_link(href: URL, *, hal: bool) -> Link:
+        if not hal:
+            fields: tuple[Field, ...] = (
+                Field(
+                    name="address",
+                    type=FieldType("object"),  # not a documented FieldType: kept as an open value
+                    description="address1, address2, city, state, country, country_code, zip",
+                    is_required=True,
+                ),
+            )
+        else:  # 2026-10: a flat body, with name, company and phone
+            text = FieldType.STRING
+            fields = (
+                Field(name="name", type=text, max_length=255),
+                Field(name="company", type=text, max_length=255),
+                Field(name="address1", type=text, is_required=True, min_length=1, max_length=255),
+                Field(name="address2", type=text, max_length=255),
+                Field(name="city", type=text, is_required=True, min_length=1, max_length=255),
+                Field(name="state", type=text, max_length=255),
+                Field(name="zip", type=text, is_required=True, min_length=1, max_length=20),
+                Field(name="country", type=text, max_length=255),
+                Field(name="country_code", type=text, is_required=True, regex="[A-Z]{2}"),
+                Field(name="phone", type=text, regex=r"\+?[0-9 ()\-]{5,20}"),
+            )
+        return Link(
+            rel="set-address",
+            href=str(href / "address"),
+            method="POST",
+            description="Set the shipping address",
+            fields=fields,
         )
 
     @staticmethod
@@ -620,7 +785,13 @@ class DraftMachine:
                     product_type=ptype,
                     image=f"https://cdn.example.com/products/{pid}.jpg",
                     variants=tuple(
-                        ProductVariant(id=vid, title=vtitle, sku=sku, price=price, available=ok)
+                        ProductVariant(
+                            id=vid,
+                            title=vtitle,
+                            sku=sku,
+                            price=price + self.volatile_epoch,
+                            available=ok,
+                        )
                         for vid, vtitle, sku, price, ok in variants
                     ),
                 )
@@ -677,7 +848,7 @@ class DraftMachine:
             language="en",
             credit_type=CreditType(draft.credit_type) if draft.credit_type else None,
             store_credit_type=StoreCreditType.GIFT_CARD if draft.credit_type == "gift" else None,
-            processing_type=ProcessingType.REGULAR,
+            processing_type=ProcessingType(draft.processing_type),
             return_policy=ReturnPolicy(id=1, name="Standard 30-day return", return_window_days=30),
             totals=self.totals(draft),
             customer=Customer(email=draft.customer_email),
@@ -685,62 +856,153 @@ class DraftMachine:
             returning_items=tuple(items),
             cart_items=tuple(cart),
             selected_return_method=method,
+            payment_intent=draft.payment_intent,
+            return_policy_accepted=draft.return_policy_accepted,
         )
 
-    def render(self, draft: FakeDraft, api_root: URL, errors: Sequence[ApiErrorEntry] = ()) -> Any:
-        """The full envelope ``{draft_return, context, links, errors}`` as JSON-ready data."""
-        response = DraftReturnResponse(
-            draft_return=self.draft_model(draft),
-            context=self.context(draft),
-            links=tuple(self.links(draft, api_root)),
-            errors=tuple(errors),
-        )
-        return unstructure(response)
-
-    def render_hal_forms(self, draft: FakeDraft, api_root: URL, errors: Sequence[ApiErrorEntry] = ()) -> Any:
-        """The same envelope in HAL-FORMS (API ``2026-10``): ``links`` becomes ``_links`` + ``_templates``.
-
-        ``draft_return``, ``context`` and ``errors`` are those of :meth:`render`; ``_links`` holds
-        ``self`` (the draft's GET URL) and ``_templates`` one template per link of :meth:`links`,
-        keyed by rel (see :func:`hal_template`). A terminal state has no templates.
-        """
+    def _envelope(self, draft: FakeDraft, errors: Sequence[ApiErrorEntry]) -> dict[str, Any]:
         body = unstructure(
             DraftReturnResponse(draft_return=self.draft_model(draft), context=self.context(draft), errors=tuple(errors))
         )
-        del body["links"]
+        return {"draft_return": body["draft_return"], "context": body["context"], "errors": body["errors"]}
+
+    def render(self, draft: FakeDraft, api_root: URL, errors: Sequence[ApiErrorEntry] = ()) -> Any:
+        """The full envelope ``{draft_return, context, links, errors}`` as JSON-ready data."""
+        body = self._envelope(draft, errors)
         return {
-            "draft_return": body.pop("draft_return"),
-            "context": body.pop("context"),
-            "_links": {"self": {"href": str(api_root / "draft-returns" / str(draft.id))}},
-            "_templates": {link.rel: hal_template(link) for link in self.links(draft, api_root)},
-            **body,  # errors, and any envelope key the model gains later
+            "draft_return": body["draft_return"],
+            "context": body["context"],
+            "links": [links_entry(link) for link in self.links(draft, api_root)],
+            "errors": body["errors"],
         }
 
+    def render_hal_forms(
+        self, draft: FakeDraft, api_root: URL, errors: Sequence[ApiErrorEntry] = (), *, targets: bool = False
+    ) -> Any:
+        """The same envelope in HAL-FORMS (``2026-10``): ``_links``, ``_templates``, ``_embedded``, and more.
 
-# HAL-FORMS property types are HTML input types: the two with an HTML name use it, the others
-# ("int", "enum", "object", "array") keep the links[] name, which HalFormsFormat reads back as is.
-_HAL_INPUT_TYPES = {FieldType.STRING: "text", FieldType.BOOL: "checkbox"}
+        Loop's shape (the default): ``_links`` holds ``self`` and each action's href keyed by
+        rel, ``_templates`` each action's form keyed by the same rel, without ``target``. With
+        ``targets=True``, the spec's shape: ``_links`` holds only ``self`` and each template
+        carries its href in ``target``. ``_embedded.processing_type_options`` lists the
+        processing types on offer once the items are finalized. A terminal state has no
+        templates and no action links.
+        """
+        body = self._envelope(draft, errors)
+        links = self.links(draft, api_root, hal=True)
+        hal_links: dict[str, Any] = {"self": {"href": str(api_root / "draft-returns" / str(draft.id))}}
+        if not targets:
+            hal_links.update({link.rel: {"href": link.href} for link in links})
+        result: dict[str, Any] = {
+            "draft_return": body["draft_return"],
+            "context": body["context"],
+            "_links": hal_links,
+            "_templates": {link.rel: hal_template(link, target=targets) for link in links},
+        }
+        if draft.state == FINALIZED:
+            options = [{"type": kind, "name": kind.title()} for kind in self.processing_types(draft)]
+            result["_embedded"] = {"processing_type_options": options}
+        result["client_application"] = CLIENT_APPLICATION
+        result["errors"] = body["errors"]
+        return result
+
+    def render_list(self, api_root: URL, *, targets: bool = False) -> Any:
+        """``GET /draft-returns``: every draft in ``_embedded.draft_returns``, each with its self link."""
+        items = []
+        for draft_id in sorted(self.store.drafts):
+            draft = self.get(draft_id)
+            model = unstructure(self.draft_model(draft))
+            items.append({**model, "_links": {"self": {"href": str(api_root / "draft-returns" / str(draft.id))}}})
+        return {
+            "_links": {"self": {"href": str(api_root / "draft-returns")}},
+            "_embedded": {"draft_returns": items},
+            "client_application": CLIENT_APPLICATION,
+        }
+
+    def render_totals(self, draft: FakeDraft) -> Any:
+        """``GET .../totals``: the totals with money as ``{amount, currencyCode}`` (in an envelope: a guess)."""
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {("currencyCode" if k == "currency" else k): convert(v) for k, v in value.items()}
+            return value
+
+        return {"totals": convert(unstructure(self.totals(draft)))}
+
+
+#: The envelope's ``client_application`` (documented to exist; its shape is a guess).
+CLIENT_APPLICATION: dict[str, Any] = {"id": "public-api", "name": "Loop Public API"}
+
+
+def links_entry(link: Link) -> dict[str, Any]:
+    """One ``links[]`` entry with the keys Loop documents (no HAL-FORMS constraint)."""
+    return {
+        "rel": link.rel,
+        "href": link.href,
+        "method": link.method,
+        "description": link.description,
+        "prompt": link.prompt,
+        "fields": [
+            {
+                "name": f.name,
+                "type": None if f.type is None else f.type.value,
+                "description": f.description,
+                "allowed_values": None if f.allowed_values is None else list(f.allowed_values),
+                "is_required": f.is_required,
+            }
+            for f in link.fields
+        ],
+        "is_required": link.is_required,
+    }
 
 
 def hal_property(field: Field) -> dict[str, Any]:
-    """One ``links[]`` field as a HAL-FORMS property (``allowed_values`` → ``options.inline``, description → prompt)."""
+    """One field as a HAL-FORMS property: an HTML input type, ``options`` for allowed values, constraints.
+
+    ``allowed_values`` become ``options.inline`` (``maxItems: 1`` unless the field is
+    ``multiple``); an ``int`` is a ``number`` with ``step: 1``, a ``string`` ``text`` (``email``
+    for an email), a ``bool`` a ``checkbox``; ``description`` becomes ``prompt``.
+    """
     prop: dict[str, Any] = {"name": field.name, "required": field.is_required}
-    if field.type is not None:
-        prop["type"] = _HAL_INPUT_TYPES.get(field.type, field.type.value)
+    if field.allowed_values is not None:
+        options: dict[str, Any] = {"inline": list(field.allowed_values)}
+        if not field.multiple:
+            options["maxItems"] = 1
+        if field.min_items is not None:
+            options["minItems"] = field.min_items
+        prop["options"] = options
+    elif field.type == FieldType.INT:
+        prop.update(type="number", step=field.step or 1)
+    elif field.type == FieldType.BOOL:
+        prop["type"] = "checkbox"
+    elif field.type is not None:
+        prop["type"] = "email" if field.name == "email" else "text"
     if field.description is not None:
         prop["prompt"] = field.description
-    if field.allowed_values is not None:
-        prop["options"] = {"inline": list(field.allowed_values)}
+    constraints = {
+        "regex": field.regex,
+        "min": field.min,
+        "max": field.max,
+        "minLength": field.min_length,
+        "maxLength": field.max_length,
+        "value": field.value,
+    }
+    prop.update({key: value for key, value in constraints.items() if value is not None})
+    if field.read_only:
+        prop["readOnly"] = True
     return prop
 
 
-def hal_template(link: Link) -> dict[str, Any]:
-    """One ``links[]`` link as a HAL-FORMS template (``description`` → ``title``, ``href`` → ``target``).
+def hal_template(link: Link, *, target: bool = False) -> dict[str, Any]:
+    """One link as a HAL-FORMS template (``description`` → ``title``; its href in ``target`` only when asked).
 
     HAL-FORMS has no "required action" flag: a required link gets ``"required": true`` on the
-    template, the extension :class:`~loop_async.hypermedia.HalFormsFormat` reads.
+    template, the extension :class:`~loop_async.hypermedia.HalFormsFormat` reads (Loop marks
+    required templates too; its wire key is not documented).
     """
-    template: dict[str, Any] = {"method": link.method, "contentType": "application/json", "target": link.href}
+    template: dict[str, Any] = {"method": link.method, "contentType": "application/json"}
+    if target:
+        template["target"] = link.href
     if link.description is not None:
         template["title"] = link.description
     template["properties"] = [hal_property(field) for field in link.fields]

@@ -2,8 +2,11 @@
 
 Routing, auth (``X-Authorization`` and scopes), the per-key rate limit, fault injection, the
 request log, and the return-action / draft / return-data / webhook handlers. Every route is
-served under each of :data:`API_VERSIONS` alike, except that ``2026-10`` answers draft returns in
-HAL-FORMS (``application/prs.hal-forms+json``) instead of ``links[]``. The data lives in
+served under each of :data:`API_VERSIONS` alike, except for the format of draft returns: on
+:data:`HAL_FORMS_VERSIONS` (``2026-10``, ``unstable``) always HAL-FORMS
+(``application/prs.hal-forms+json``), on the others (``v1``, ``latest``, ``2026-07``) HAL-FORMS
+when the request's ``Accept`` asks for it, else ``links[]``; the draft list is HAL-FORMS only
+(422 ``unsupported-feature`` otherwise). The data lives in
 :mod:`.store`, the draft state machine in :mod:`.draft_machine`, delivery in :mod:`.webhooks`.
 """
 
@@ -28,6 +31,7 @@ from loop_async import _json
 from loop_async.testing._shapes import (
     LoopHTTPError,
     action_error,
+    draft_error,
     json_response,
     unauthorized_key,
     unauthorized_scope,
@@ -49,6 +53,8 @@ __all__ = [
     "HAL_FORMS_VERSIONS",
     "SCOPE_DEVELOPER_TOOLS",
     "SCOPE_DRAFT_RETURNS",
+    "SCOPE_DRAFT_RETURNS_READ",
+    "SCOPE_DRAFT_RETURNS_WRITE",
     "SCOPE_HAPPY_RETURNS",
     "SCOPE_ORDERS",
     "SCOPE_RETURNS",
@@ -60,19 +66,28 @@ logger = logging.getLogger("loop_async.testing")
 
 SCOPE_RETURNS = "Returns"
 SCOPE_ORDERS = "Orders"
+SCOPE_DRAFT_RETURNS_READ = "Draft Returns (read)"
+SCOPE_DRAFT_RETURNS_WRITE = "Draft Returns (write)"
+#: Both draft-return scopes at once (the name this fake used before Loop split them).
 SCOPE_DRAFT_RETURNS = "Draft Returns"
 SCOPE_DEVELOPER_TOOLS = "Developer Tools"
 SCOPE_HAPPY_RETURNS = "Happy Returns Shipments (Read)"
 ALL_SCOPES: tuple[str, ...] = (
     SCOPE_RETURNS,
     SCOPE_ORDERS,
-    SCOPE_DRAFT_RETURNS,
+    SCOPE_DRAFT_RETURNS_READ,
+    SCOPE_DRAFT_RETURNS_WRITE,
     SCOPE_DEVELOPER_TOOLS,
     SCOPE_HAPPY_RETURNS,
 )
-API_VERSIONS: tuple[str, ...] = ("v1", "2026-07", "2026-10")
-#: Versions whose draft returns answer in HAL-FORMS (the others in Loop's ``links[]``).
-HAL_FORMS_VERSIONS = frozenset({"2026-10"})
+# Scopes that grant others: the old single draft scope stands for both.
+_SCOPE_GRANTS: Mapping[str, frozenset[str]] = {
+    SCOPE_DRAFT_RETURNS: frozenset({SCOPE_DRAFT_RETURNS_READ, SCOPE_DRAFT_RETURNS_WRITE}),
+}
+#: ``latest`` is served like ``2026-07`` (Loop's "latest" reference pages show ``links[]``: a guess).
+API_VERSIONS: tuple[str, ...] = ("v1", "latest", "2026-07", "2026-10", "unstable")
+#: Versions whose draft returns always answer in HAL-FORMS (the others only when ``Accept`` asks).
+HAL_FORMS_VERSIONS = frozenset({"2026-10", "unstable"})
 HAL_FORMS_CONTENT_TYPE = "application/prs.hal-forms+json"
 DEFAULT_API_KEY = "test-key"
 CLOSED_STATES = frozenset({"closed", "cancelled", "expired"})
@@ -201,6 +216,7 @@ class FakeLoopServer:
         webhook_backoff: float = 0.01,
         webhook_max_retry_after: float = 1.0,
         processing_delay: float | None = 0.0,
+        hal_forms_targets: bool = False,
     ) -> None:
         if orders < 1:
             raise ValueError("orders must be at least 1")
@@ -215,7 +231,9 @@ class FakeLoopServer:
         self.limiter = SlidingWindowLimiter(rate_limit_per_minute, rate_limit_window) if rate_limit_per_minute else None
         self.rate_limit_retry_after = rate_limit_retry_after
         self.processing_delay = processing_delay
-        self.faults = FaultInjector()
+        #: HAL-FORMS in the spec's shape (each href in its template's ``target``) instead of Loop's.
+        self.hal_forms_targets = hal_forms_targets
+        self.faults = FaultInjector(on_volatile=lambda _request: self.drafts_machine.shift_volatile_context())
         self.side_effects: Counter[tuple[str, int]] = Counter()
         self.request_counts: Counter[str] = Counter()
         self.request_log: list[RequestRecord] = []
@@ -282,8 +300,8 @@ class FakeLoopServer:
 
     @property
     def background_tasks(self) -> int:
-        """Queued processing and webhook deliveries still in flight."""
-        return len(self._tasks) + self.dispatcher.in_flight
+        """Queued processing, delayed fault effects and webhook deliveries still in flight."""
+        return len(self._tasks) + len(self.faults.effects) + self.dispatcher.in_flight
 
     # -- test controls ---------------------------------------------------------------------
 
@@ -342,6 +360,14 @@ class FakeLoopServer:
         ret.label_updated_at = self.clock()
         self.dispatcher.emit("label", trigger, label_payload(ret))
 
+    def make_returns_unavailable(self, order_name: str) -> None:
+        """Make submitting a draft for ``order_name`` fail with 422 ``returns-unavailable-for-order``."""
+        self.drafts_machine.make_returns_unavailable(order_name)
+
+    def set_payment_intent(self, draft_id: int, payment_intent_id: str = "pi_test") -> None:
+        """Give an instant-processing draft its payment intent, so that it may be submitted."""
+        self.drafts_machine.set_payment_intent(draft_id, payment_intent_id)
+
     def expire_draft(self, draft_id: int) -> None:
         """Expire a draft return now."""
         self.drafts_machine.expire(draft_id)
@@ -354,7 +380,8 @@ class FakeLoopServer:
 
     async def wait_idle(self) -> None:
         """Wait until queued processing and webhook deliveries (with their retries) are done."""
-        while self._tasks or self.dispatcher.in_flight:
+        while self._tasks or self.dispatcher.in_flight or self.faults.effects:
+            await self.faults.settle()
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.dispatcher.idle()
 
@@ -377,6 +404,7 @@ class FakeLoopServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self.faults.aclose()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -425,8 +453,10 @@ class FakeLoopServer:
             ("POST", "/webhooks", SCOPE_DEVELOPER_TOOLS, self._create_webhook),
             ("PUT", "/webhooks/{webhook_id}", SCOPE_DEVELOPER_TOOLS, self._update_webhook),
             ("DELETE", "/webhooks/{webhook_id}", SCOPE_DEVELOPER_TOOLS, self._delete_webhook),
-            ("POST", "/draft-returns", SCOPE_DRAFT_RETURNS, self._draft_create),
-            ("GET", "/draft-returns/{draft_id}", SCOPE_DRAFT_RETURNS, self._draft_get),
+            ("POST", "/draft-returns", SCOPE_DRAFT_RETURNS_WRITE, self._draft_create),
+            ("GET", "/draft-returns", SCOPE_DRAFT_RETURNS_READ, self._draft_list),
+            ("GET", "/draft-returns/{draft_id}", SCOPE_DRAFT_RETURNS_READ, self._draft_get),
+            ("GET", "/draft-returns/{draft_id}/totals", SCOPE_DRAFT_RETURNS_READ, self._draft_totals),
         ]
         draft_actions: list[tuple[str, str, Callable[[FakeDraft, web.Request, bytes], Any]]] = [
             ("POST", "/returning-items", self._d_add_item),
@@ -440,13 +470,16 @@ class FakeLoopServer:
             ("POST", "/return-method", self._d_return_method),
             ("POST", "/address", self._d_address),
             ("POST", "/cart-items", self._d_cart_items),
+            ("POST", "/cart", self._d_set_cart),
+            ("POST", "/accept-return-policy", self._d_accept_policy),
+            ("POST", "/processing-type", self._d_processing_type),
             ("POST", "/submit", self._d_submit),
             ("POST", "/cancel", self._d_cancel),
         ]
         routes += self.warehouse.routes(returns=SCOPE_RETURNS, orders=SCOPE_ORDERS, happy_returns=SCOPE_HAPPY_RETURNS)
         for method, suffix, action in draft_actions:
             routes.append(
-                (method, "/draft-returns/{draft_id}" + suffix, SCOPE_DRAFT_RETURNS, self._draft_handler(action))
+                (method, "/draft-returns/{draft_id}" + suffix, SCOPE_DRAFT_RETURNS_WRITE, self._draft_handler(action))
             )
         for version in API_VERSIONS:
             for method, template, scope, handler in routes:
@@ -493,7 +526,7 @@ class FakeLoopServer:
         if scopes is None:
             raise unauthorized_key()
         needed = self._scopes.get(_route_key(request))
-        if needed is not None and needed not in scopes:
+        if needed is not None and needed not in scopes and not any(needed in _SCOPE_GRANTS.get(s, ()) for s in scopes):
             raise unauthorized_scope(needed)
         if self.limiter is not None:
             wait = self.limiter.hit(_key_id(key))
@@ -771,12 +804,32 @@ class FakeLoopServer:
 
     # -- draft returns ---------------------------------------------------------------------
 
+    @staticmethod
+    def _wants_hal_forms(request: web.Request) -> bool:
+        """HAL-FORMS on 2026-10 and later whatever ``Accept`` says; before, when ``Accept`` names it."""
+        if _api_root(request).name in HAL_FORMS_VERSIONS:
+            return True
+        accepted = (part.split(";", 1)[0].strip().lower() for part in request.headers.get("Accept", "").split(","))
+        return HAL_FORMS_CONTENT_TYPE in accepted
+
     def _render(self, request: web.Request, draft: FakeDraft, errors: Any = ()) -> web.Response:
         api_root = _api_root(request)
-        if api_root.name in HAL_FORMS_VERSIONS:
-            body = _json.dumps(self.drafts_machine.render_hal_forms(draft, api_root, errors))
-            return web.Response(body=body, content_type=HAL_FORMS_CONTENT_TYPE)
+        if self._wants_hal_forms(request):
+            data = self.drafts_machine.render_hal_forms(draft, api_root, errors, targets=self.hal_forms_targets)
+            return web.Response(body=_json.dumps(data), content_type=HAL_FORMS_CONTENT_TYPE)
         return json_response(self.drafts_machine.render(draft, api_root, errors))
+
+    async def _draft_list(self, request: web.Request) -> web.StreamResponse:
+        if not self._wants_hal_forms(request):
+            raise draft_error(
+                422, "unsupported-feature", f"Listing draft returns needs Accept: {HAL_FORMS_CONTENT_TYPE}."
+            )
+        data = self.drafts_machine.render_list(_api_root(request))
+        return web.Response(body=_json.dumps(data), content_type=HAL_FORMS_CONTENT_TYPE)
+
+    async def _draft_totals(self, request: web.Request) -> web.StreamResponse:
+        draft = self.drafts_machine.get(_int_param(request, "draft_id"))
+        return json_response(self.drafts_machine.render_totals(draft))
 
     async def _draft_create(self, request: web.Request) -> web.StreamResponse:
         draft = self.drafts_machine.create(await _json_object(request, required=True))
@@ -790,6 +843,8 @@ class FakeLoopServer:
             raw = await request.read()  # the only await: the draft is looked up, checked and changed after it
             draft = self.drafts_machine.get(_int_param(request, "draft_id"))
             errors = action(draft, request, raw)
+            # Counted per draft and action, as the return actions are: the tests' "at most once" oracle.
+            self.side_effects[(_route_key(request).replace(f"/api/{_api_root(request).name}", "", 1), draft.id)] += 1
             return self._render(request, draft, errors or ())
 
         return handler
@@ -833,6 +888,18 @@ class FakeLoopServer:
 
     def _d_cart_items(self, draft: FakeDraft, request: web.Request, raw: bytes) -> Any:
         return self.drafts_machine.add_cart_items(draft, _parse_object(raw, required=True))
+
+    def _d_set_cart(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        self.drafts_machine.set_cart(draft, _parse_object(raw, required=True))
+
+    def _d_accept_policy(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        body = _parse_object(raw)
+        if body.get("return_policy_id", 1) != 1:  # the read-only value the template offers
+            raise validation_error({"return_policy_id": ["The return policy id is invalid."]})
+        self.drafts_machine.accept_return_policy(draft)
+
+    def _d_processing_type(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
+        self.drafts_machine.set_processing_type(draft, _parse_object(raw, required=True))
 
     def _d_submit(self, draft: FakeDraft, request: web.Request, raw: bytes) -> None:
         ret = self.drafts_machine.submit(draft)
