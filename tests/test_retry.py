@@ -87,3 +87,17 @@ def test_policy_rejects_negative_settings() -> None:
 def test_fatal_attempts_are_never_retried() -> None:
     decision = POLICY.decide(Attempt("GET", Outcome.FATAL), 0, retry_unsafe=True)
     assert not decision.retry
+
+
+def test_a_429_without_retry_after_waits_out_the_rate_limit_window() -> None:
+    """Loop documents no Retry-After; a backoff of seconds would spend every retry inside the 60 s window."""
+    attempt = Attempt("POST", Outcome.RESPONSE, 429)
+    decisions = [RetryPolicy().decide(attempt, n, rng=random.Random(n)) for n in range(3)]
+    assert [d.delay for d in decisions] == [60.0, 60.0, 60.0]
+    assert all(d.retry for d in decisions)
+    assert "window" in decisions[0].reason
+    assert RetryPolicy(backoff_max=10.0).decide(attempt, 0).delay == 10.0  # capped by the option
+    assert RetryPolicy(rate_limit_window=2.0).decide(attempt, 0).delay == 2.0  # a shorter window (tests)
+    # A Retry-After still wins, and other retryable answers keep their jittered backoff.
+    assert RetryPolicy().decide(Attempt("POST", Outcome.RESPONSE, 429, retry_after=3.0), 0).delay == 3.0
+    assert RetryPolicy().decide(Attempt("GET", Outcome.RESPONSE, 503), 0, rng=random.Random(1)).delay <= 0.5
