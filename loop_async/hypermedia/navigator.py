@@ -21,15 +21,16 @@ import inspect
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from yarl import URL
 
 from loop_async._convert import unstructure
 from loop_async._outcome import ReconcilePolicy, is_uncertain
 from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
-from loop_async.hypermedia.formats import LinkFormat, encode_query, own_state
+from loop_async.hypermedia.formats import FormatSelector, LinkFormat, encode_query, form_pairs, is_form, own_state
 from loop_async.hypermedia.linkset import LinkSet
+from loop_async.hypermedia.options import resolve_options
 from loop_async.hypermedia.validation import validate_values
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.links import Link
@@ -64,6 +65,17 @@ class _Lazy:
             self._value = self._decode(data)  # a DecodeError leaves it undecoded: raised again next time
             self._decode = self._source = None  # the navigator keeps the body; this needs neither now
         return self._value
+
+
+_SELECTS: dict[type[Any], bool] = {}
+
+
+def _selects(fmt: LinkFormat) -> bool:
+    """Whether ``fmt`` is a :class:`FormatSelector`, once per class (a runtime Protocol check costs ~10 µs)."""
+    known = _SELECTS.get(type(fmt))
+    if known is None:
+        known = _SELECTS[type(fmt)] = isinstance(fmt, FormatSelector)
+    return known
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -154,6 +166,11 @@ class Navigator(Generic[T]):
         # its decode. ``resource`` decodes on first access (same DecodeError as an eager decode),
         # once for this state and every copy of it (``with_identity``, ``with_observer``).
         self._resource = _Lazy(decode, self._response if self._response is not None else data)
+        # A format that reads several (NegotiatedFormat) names the one of this response.
+        if _selects(format):
+            content_type = data_or_response.headers.get("Content-Type") if self._response is not None else None
+            format = cast(FormatSelector, format).for_response(data, content_type)
+        self._wire_format = format  # this response's own format: links, errors, query encoding
         self._links = LinkSet(format.links(data))
         self._errors = format.errors(data)
         href = format.self_href(data)
@@ -326,6 +343,7 @@ class Navigator(Generic[T]):
         self, link: Link, values: Mapping[str, Any] | None = None, /, *, strict: bool = False, **fields: Any
     ) -> Navigator[T]:
         """Invoke ``link`` (usually one of :attr:`links`), as :meth:`follow` does."""
+        link = await resolve_options(self._transport, link)  # remote options (options_link), read on demand
         payload = self.validate(link, {**(values or {}), **fields})
         url = self._transport.resolve(link.href)  # off-origin: UnsafeLinkError, nothing sent
         if self._state is None:
@@ -415,10 +433,12 @@ class Navigator(Generic[T]):
         self, link: Link, url: URL, payload: Mapping[str, Any], recovered_from: LoopError | None = None
     ) -> Navigator[T]:
         method = link.method.upper()
-        if method in _BODY_METHODS:
+        if method in _BODY_METHODS and is_form(link.content_type):
+            response = await self._transport.request(method, url, form=form_pairs(unstructure(dict(payload))))
+        elif method in _BODY_METHODS:
             response = await self._transport.request(method, url, json=unstructure(dict(payload)))
         else:
-            pairs = encode_query(self._format, unstructure(dict(payload)))
+            pairs = encode_query(self._wire_format, unstructure(dict(payload)))
             if pairs:
                 url = url.update_query(pairs)  # a sequence of pairs: a repeated name stays repeated
             response = await self._transport.request(method, url)
