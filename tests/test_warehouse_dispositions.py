@@ -20,7 +20,7 @@ from loop_async.errors import (
     UnprocessableEntityError,
 )
 from loop_async.models import ConditionCategory, Disposition, DispositionOutcome, Grade
-from loop_async.resources.dispositions import MAX_BATCH, Assessment, Grading
+from loop_async.resources.dispositions import MAX_BATCH, Assessment, Batch, Grading
 from loop_async.testing import SCOPE_ORDERS, FakeLoopServer
 
 ASSESS = "POST /api/v1/dispositioning/assess"
@@ -108,6 +108,26 @@ async def test_95_assessments_go_in_4_batches_and_one_failing_batch_hides_nothin
     assert server.request_counts[ASSESS] == 4
     applied = {key[1]: n for key, n in server.side_effects.items() if key[0] == "assess"}
     assert applied == dict.fromkeys(line_items[30:], 1)
+
+
+async def test_a_failing_middle_batch_hides_neither_side(loop: LoopClient, server: FakeLoopServer) -> None:
+    line_items = received_line_items(server, 95)
+    seen: list[tuple[int, str]] = []
+
+    def on_batch(batch: Batch[Assessment, Disposition]) -> None:
+        seen.append((batch.index, batch.outcome.value))
+        if batch.index == 1:  # the third batch is refused: the next request on the route fails
+            server.faults.inject("status", route="POST /dispositioning/assess", status=422)
+
+    result = await loop.dispositions.assess(
+        [{"line_item_id": i, "outcome": "donate"} for i in line_items], on_batch=on_batch
+    )
+    assert seen == [(0, "ok"), (1, "ok"), (2, "failed"), (3, "ok")]
+    assert [b.outcome for b in result.batches] == ["ok", "ok", "failed", "ok"]
+    assert [d.line_item_id for d in result.results] == line_items[:60] + line_items[90:]
+    assert server.request_counts[ASSESS] == 4
+    applied = {key[1] for key, n in server.side_effects.items() if key[0] == "assess" and n == 1}
+    assert applied == set(line_items[:60] + line_items[90:])
 
 
 async def test_a_batch_that_may_have_been_applied_is_unknown_and_never_resent(server: FakeLoopServer) -> None:

@@ -17,7 +17,7 @@ already in Loop's ``YYYY-MM-DD HH:MM:SS``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
@@ -264,8 +264,16 @@ class DispositionsResource:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    async def grade(self, items: Iterable[Grading | Mapping[str, Any]]) -> BatchResult[Grading, Grade]:
-        """Record the condition of inspected items (``POST /dispositioning/grade``), 30 per call."""
+    async def grade(
+        self,
+        items: Iterable[Grading | Mapping[str, Any]],
+        *,
+        on_batch: Callable[[Batch[Grading, Grade]], None] | None = None,
+    ) -> BatchResult[Grading, Grade]:
+        """Record the condition of inspected items (``POST /dispositioning/grade``), 30 per call.
+
+        ``on_batch`` is called with each batch as soon as it ends (to record progress as it goes).
+        """
         problems = Problems("dispositions.grade")
         checked: list[Grading] = []
         for index, raw in enumerate(_listed(problems, items)):
@@ -274,18 +282,29 @@ class DispositionsResource:
                 _check_grading(problems, f"items[{index}]", item)
                 checked.append(item)
         problems.raise_if_any()
-        return await self._send(("dispositioning", "grade"), checked, Grade, "grades")
+        return await self._send(("dispositioning", "grade"), checked, Grade, "grades", on_batch)
 
-    async def assess(self, items: Iterable[Assessment | Mapping[str, Any]]) -> BatchResult[Assessment, Disposition]:
+    async def assess(
+        self,
+        items: Iterable[Assessment | Mapping[str, Any]],
+        *,
+        on_batch: Callable[[Batch[Assessment, Disposition]], None] | None = None,
+    ) -> BatchResult[Assessment, Disposition]:
         """Record what happens to inspected items (``POST /dispositioning/assess``), 30 per call.
 
-        Mappings may use Loop's key ``disposition_outcome`` for ``outcome``.
+        Mappings may use Loop's key ``disposition_outcome`` for ``outcome``. ``on_batch`` is
+        called with each batch as soon as it ends (to record progress as it goes).
         """
         checked = check_assessments(items)
-        return await self._send(("dispositioning", "assess"), checked, Disposition, "dispositions")
+        return await self._send(("dispositioning", "assess"), checked, Disposition, "dispositions", on_batch)
 
     async def _send(
-        self, path: tuple[str, ...], items: list[In], result_type: type[Out], what: str
+        self,
+        path: tuple[str, ...],
+        items: list[In],
+        result_type: type[Out],
+        what: str,
+        on_batch: Callable[[Batch[In, Out]], None] | None,
     ) -> BatchResult[In, Out]:
         url = self._transport.url(*path)
         batches: list[Batch[In, Out]] = []
@@ -297,9 +316,12 @@ class DispositionsResource:
                 results = structure(response.data, tuple[result_type, ...], what=what)  # type: ignore[valid-type]
             except LoopError as exc:
                 # One batch's failure is reported with it; the next batches are still sent.
-                batches.append(Batch(index=index, items=chunk, outcome=classify(exc), error=exc))
-                continue
-            batches.append(Batch(index=index, items=chunk, outcome=OutcomeKind.OK, results=results))
+                batch: Batch[In, Out] = Batch(index=index, items=chunk, outcome=classify(exc), error=exc)
+            else:
+                batch = Batch(index=index, items=chunk, outcome=OutcomeKind.OK, results=results)
+            batches.append(batch)
+            if on_batch is not None:
+                on_batch(batch)
         return BatchResult(batches=tuple(batches))
 
 
