@@ -24,12 +24,14 @@ from typing import Final
 import attrs
 
 from loop_async.errors import (
+    AuthenticationError,
     ClientClosedError,
     DecodeError,
     FieldValidationError,
     LoopAPIError,
     OutcomeUnknownError,
     PartialOutcomeError,
+    PermissionDeniedError,
     RelNotAvailableError,
     TransportError,
     UnsafeLinkError,
@@ -42,7 +44,9 @@ __all__ = [
     "OutcomeKind",
     "ReconcilePolicy",
     "classify",
+    "is_fatal",
     "is_idempotent",
+    "is_refusal",
     "is_uncertain",
     "may_have_taken_effect",
     "status_may_have_acted",
@@ -66,6 +70,12 @@ class OutcomeKind(str, Enum):
     FAILED = "failed"  #: nothing happened: safe to retry
     UNKNOWN = "unknown"  #: it may have happened: check before retrying
     PARTIAL = "partial"  #: part of it happened (e.g. flagged, but the note failed)
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Whether ``error`` condemns every later request with the same key: a 401 (a bad key, or a
+    key without the scope: Loop answers 401 for both) or a 403. A job stops sending on it."""
+    return isinstance(error, AuthenticationError | PermissionDeniedError)
 
 
 def is_idempotent(method: str) -> bool:
@@ -97,6 +107,15 @@ def may_have_taken_effect(error: BaseException) -> bool:
         # Loop answered; a 2xx that could not be read probably did what it was asked.
         return error.status is None or error.status < 400 or status_may_have_acted(error.status)
     return True  # includes asyncio.CancelledError: interrupted in flight
+
+
+def is_refusal(error: BaseException) -> bool:
+    """Whether Loop answered ``error``'s request with a refusal (a 4xx, 429, 503, an error in a 200).
+
+    A refusal of a *replayed* request (see :attr:`~loop_async.errors.LoopAPIError.replayed`)
+    still leaves open that the earlier attempt acted; the refusal itself is certain.
+    """
+    return isinstance(error, LoopAPIError) and not status_may_have_acted(error.status)
 
 
 def is_uncertain(method: str, error: BaseException) -> bool:

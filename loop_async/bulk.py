@@ -17,7 +17,13 @@ refilled as soon as an item finishes, however slow the consumer. Rate limiting i
 client's job (its :class:`~loop_async.ratelimit.RateLimiter` paces every request);
 ``limiter=`` paces item starts for work that does not go through a client.
 
-One failed item never stops the rest: its exception is its outcome. :meth:`BulkJob.stop`
+One failed item never stops the rest: its exception is its outcome, and ``outcome.kind`` says
+what it means (``ok``, ``failed``: nothing happened, ``unknown``: it may have happened,
+``partial``; the rule is :mod:`loop_async._outcome`). The exception is kept without its
+traceback, so thousands of failures do not hold thousands of stack frames. When the exception
+is a *fatal* answer (a 401 or 403, :func:`~loop_async._outcome.is_fatal`): then the job stops
+starting items, as every later request with that key would fail too (``stop_on=None`` turns this
+off), and :attr:`JobReport.stopped_by` holds the error. :meth:`BulkJob.stop`
 stops starting new items and lets the ones in flight finish; cancelling the task that
 iterates (or leaving the ``async with`` block early) cancels the ones in flight and waits
 until they are done, even if cancelled again meanwhile, so no task is left behind. Either
@@ -37,9 +43,21 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from loop_async._outcome import OutcomeKind, classify, is_fatal
 from loop_async.ratelimit import RateLimiter
 
-__all__ = ["BulkJob", "JobReport", "Outcome", "Progress", "ProgressCallback", "finish_tasks", "run", "run_all"]
+__all__ = [
+    "BulkJob",
+    "JobReport",
+    "Outcome",
+    "OutcomeKind",
+    "Progress",
+    "ProgressCallback",
+    "finish_tasks",
+    "run",
+    "run_all",
+    "without_frames",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,6 +84,11 @@ class Outcome(Generic[T, R]):
     def ok(self) -> bool:
         """Whether the item succeeded (no exception)."""
         return self.error is None
+
+    @property
+    def kind(self) -> OutcomeKind:
+        """``ok``, ``failed`` (nothing happened), ``unknown`` (it may have happened) or ``partial``."""
+        return classify(self.error)
 
 
 @attrs.frozen
@@ -104,7 +127,8 @@ class JobReport:
     record them (the CLI writes them to its output). ``cancelled``: the ``(index, item)`` pairs
     that were still in flight when the job was closed and were cancelled (they may or may not
     have taken effect). ``succeeded`` and ``failed`` count yielded and unclaimed outcomes.
-    ``stopped`` tells whether the job ended before its input did.
+    ``stopped`` tells whether the job ended before its input did; ``stopped_by`` is the fatal
+    error (a 401/403) that stopped it, if one did.
     """
 
     started: int
@@ -115,6 +139,7 @@ class JobReport:
     elapsed: float
     yielded: int = 0
     unclaimed: tuple[Outcome[Any, Any], ...] = ()
+    stopped_by: BaseException | None = None
 
     @property
     def finished(self) -> int:
@@ -168,6 +193,23 @@ class _RateMeter:
         return self._clock() - self._started
 
 
+def without_frames(error: BaseException) -> BaseException:
+    """``error`` with no traceback on it, its causes, contexts or group members (held outcomes stay small)."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        pending.extend(getattr(current, "exceptions", ()))
+        inner = getattr(current, "error", None)  # OutcomeUnknownError, PartialOutcomeError
+        if isinstance(inner, BaseException):
+            pending.append(inner)
+    return error
+
+
 def _length_of(items: object) -> int | None:
     try:
         return len(items)  # type: ignore[arg-type]
@@ -199,6 +241,7 @@ class BulkJob(Generic[T, R]):
         on_progress: ProgressCallback | None = None,
         limiter: RateLimiter | None = None,
         key: str | None = None,
+        stop_on: Callable[[BaseException], bool] | None = is_fatal,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if concurrency < 1:
@@ -220,6 +263,8 @@ class BulkJob(Generic[T, R]):
         self._on_progress = on_progress
         self._limiter = limiter
         self._key = key
+        self._stop_on = stop_on
+        self._stopped_by: BaseException | None = None
         self._meter = _RateMeter(clock)
         self._running: dict[int, tuple[T, asyncio.Task[R]]] = {}
         self._completed: collections.deque[int] = collections.deque()  # indexes whose task is done
@@ -278,6 +323,7 @@ class BulkJob(Generic[T, R]):
             elapsed=self._meter.elapsed(),
             yielded=self._yielded,
             unclaimed=tuple(self._unclaimed),
+            stopped_by=self._stopped_by,
         )
 
     async def aclose(self) -> None:
@@ -398,7 +444,13 @@ class BulkJob(Generic[T, R]):
             await self._limiter.acquire()
         return await self._func(item)
 
-    def _on_done(self, index: int, _task: object) -> None:
+    def _on_done(self, index: int, task: asyncio.Task[R]) -> None:
+        if self._stop_on is not None and self._stopped_by is None and not task.cancelled():
+            error = task.exception()
+            if error is not None and self._stop_on(error):
+                # Checked here, not when the outcome is collected: no further item may start meanwhile.
+                self._stopped_by = error
+                self.stop()
         if self._closed:
             return  # aclose accounts for it (it waits for every task, then settles)
         self._completed.append(index)
@@ -410,7 +462,7 @@ class BulkJob(Generic[T, R]):
         if task.cancelled():
             outcome: Outcome[T, R] = Outcome(index, item, error=asyncio.CancelledError(), key=self._key)
         elif (error := task.exception()) is not None:
-            outcome = Outcome(index, item, error=error, key=self._key)
+            outcome = Outcome(index, item, error=without_frames(error), key=self._key)
         else:
             outcome = Outcome(index, item, value=task.result(), key=self._key)
         if outcome.ok:
@@ -454,6 +506,7 @@ def run(
     total: int | None = None,
     on_progress: ProgressCallback | None = None,
     limiter: RateLimiter | None = None,
+    stop_on: Callable[[BaseException], bool] | None = is_fatal,
 ) -> BulkJob[T, R]:
     """Run ``func(item)`` for every item, at most ``concurrency`` at once; iterate the outcomes.
 
@@ -463,6 +516,7 @@ def run(
     ``len(items)`` when it has one) feeds the progress callback, which is called with a
     :class:`Progress` after each batch of completions.
     ``limiter`` paces item starts (the client's own limiter already paces its requests).
+    ``stop_on`` decides which errors stop the job (default: a 401 or 403; ``None``: never).
     """
     return BulkJob(
         items,
@@ -473,6 +527,7 @@ def run(
         total=total,
         on_progress=on_progress,
         limiter=limiter,
+        stop_on=stop_on,
     )
 
 
@@ -485,6 +540,7 @@ async def run_all(
     total: int | None = None,
     on_progress: ProgressCallback | None = None,
     limiter: RateLimiter | None = None,
+    stop_on: Callable[[BaseException], bool] | None = is_fatal,
 ) -> list[Outcome[T, R]]:
     """Run the job to the end and return every outcome (in input order unless ``ordered=False``)."""
     async with run(
@@ -495,5 +551,6 @@ async def run_all(
         total=total,
         on_progress=on_progress,
         limiter=limiter,
+        stop_on=stop_on,
     ) as job:
         return [outcome async for outcome in job]

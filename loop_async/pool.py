@@ -16,6 +16,7 @@ where ``process`` is ``async def process(loop: LoopClient, return_id: int) -> ..
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
@@ -26,23 +27,13 @@ import attrs
 from loop_async import bulk
 from loop_async.bulk import DEFAULT_CONCURRENCY, JobReport, Outcome, Progress, ProgressCallback
 from loop_async.client import LoopClient
+from loop_async.errors import PoolInputError
 from loop_async.ratelimit import LimiterState, RateLimiter, build_limiter
 
 __all__ = ["ClientPool", "PoolInputError", "PoolJob"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class PoolInputError(Exception):
-    """The input of one or more merchants failed; the other merchants' work was done.
-
-    ``errors`` maps each such merchant to the exception its items raised.
-    """
-
-    def __init__(self, errors: Mapping[str, Exception]) -> None:
-        self.errors = dict(errors)
-        super().__init__(f"the input failed for merchant(s): {', '.join(map(str, self.errors))}")
 
 
 @attrs.frozen
@@ -57,8 +48,13 @@ class PoolJob(Generic[T, R]):
 
     Merchants are isolated: when one merchant's input fails (its iterable raises), that
     merchant's items in flight finish and are yielded, its job ends, and the others go on.
-    Once every merchant is done, iteration raises :class:`PoolInputError`, which names the
-    merchants and holds their errors (:attr:`errors` has them too, during the run).
+    Once every merchant is done, iteration raises :class:`~loop_async.errors.PoolInputError`,
+    which names the merchants and holds their errors (:attr:`errors` has them too, during the
+    run). A fatal answer (401/403) stops only that merchant's job.
+
+    No outcome is lost however the caller leaves (``break``, cancellation, an exception): an
+    outcome a merchant's job finished is buffered here at once, and whatever was not handed
+    out when the job closes is in :attr:`report`'s ``unclaimed``.
     """
 
     def __init__(
@@ -69,9 +65,16 @@ class PoolJob(Generic[T, R]):
         self._jobs = dict(jobs)
         self._on_progress = on_progress
         # Bounded: a slow consumer holds every key's job back instead of buffering without end.
-        self._queue: asyncio.Queue[Outcome[T, R] | _PumpDone] = asyncio.Queue(maxsize=max(1, 2 * len(jobs)))
+        # A pump appends first and waits for room after, so it never holds an outcome while waiting.
+        self._capacity = max(1, 2 * len(jobs))
+        self._buffer: collections.deque[Outcome[T, R] | _PumpDone] = collections.deque()
+        self._ready = asyncio.Event()  # the buffer has something
+        self._room = asyncio.Event()  # the buffer has room
+        self._room.set()
         self._pumps: list[asyncio.Task[None]] = []
         self._open_pumps = len(jobs)
+        self._delivered: collections.Counter[str] = collections.Counter()
+        self._leftover: list[Outcome[T, R]] = []
         self._errors: dict[str, Exception] = {}
         self._errors_raised = False
         self._closed = False
@@ -83,15 +86,22 @@ class PoolJob(Generic[T, R]):
                 for key, job in self._jobs.items()
             ]
 
+    def _put(self, entry: Outcome[T, R] | _PumpDone) -> None:
+        self._buffer.append(entry)
+        self._ready.set()
+        if len(self._buffer) >= self._capacity:
+            self._room.clear()
+
     async def _pump(self, key: str, job: bulk.BulkJob[T, R]) -> None:
         try:
             async with job:
                 async for outcome in job:
-                    await self._queue.put(outcome)
+                    self._put(outcome)
+                    await self._room.wait()
         except Exception as exc:  # noqa: BLE001 - this merchant's input failed: report it, the others go on
-            await self._queue.put(_PumpDone(key, exc))
+            self._put(_PumpDone(key, exc))
             return
-        await self._queue.put(_PumpDone(key))
+        self._put(_PumpDone(key))
 
     def _job_progress(self, _progress: Progress) -> None:
         if self._on_progress is not None:
@@ -113,8 +123,32 @@ class PoolJob(Generic[T, R]):
 
     @property
     def reports(self) -> dict[str, JobReport]:
-        """Each key's :class:`~loop_async.bulk.JobReport`."""
-        return {key: job.report for key, job in self._jobs.items()}
+        """Each key's :class:`~loop_async.bulk.JobReport`, counting what this pool job handed out."""
+        reports = {}
+        for key, job in self._jobs.items():
+            report = job.report
+            left = tuple(o for o in self._leftover if o.key == key)
+            reports[key] = attrs.evolve(report, yielded=self._delivered[key], unclaimed=report.unclaimed + left)
+        return reports
+
+    @property
+    def report(self) -> JobReport:
+        """Every key's report in one: ``started == yielded + len(unclaimed) + len(cancelled)``.
+
+        Outcomes carry their merchant in ``key``; the ``cancelled`` pairs do not (see :attr:`reports`).
+        """
+        parts = list(self.reports.values())
+        return JobReport(
+            started=sum(r.started for r in parts),
+            succeeded=sum(r.succeeded for r in parts),
+            failed=sum(r.failed for r in parts),
+            cancelled=tuple(pair for r in parts for pair in r.cancelled),
+            stopped=any(r.stopped for r in parts),
+            elapsed=max((r.elapsed for r in parts), default=0.0),
+            yielded=sum(r.yielded for r in parts),
+            unclaimed=tuple(o for r in parts for o in r.unclaimed),
+            stopped_by=next((r.stopped_by for r in parts if r.stopped_by is not None), None),
+        )
 
     @property
     def errors(self) -> dict[str, Exception]:
@@ -130,6 +164,7 @@ class PoolJob(Generic[T, R]):
         """Cancel everything in flight, for every key, and wait until it is really done.
 
         Idempotent; a cancellation that arrives meanwhile is re-raised once everything is done.
+        Outcomes finished but not handed out are then in :attr:`report` (``unclaimed``).
         """
         if self._closed:
             return
@@ -140,8 +175,12 @@ class PoolJob(Generic[T, R]):
             await bulk.finish_tasks(self._pumps)
         finally:
             # Jobs whose pump never ran still count as closed (nothing ran); the others are no-ops.
-            for job in self._jobs.values():
-                await job.aclose()
+            try:
+                for job in self._jobs.values():
+                    await job.aclose()
+            finally:
+                self._leftover.extend(entry for entry in self._buffer if isinstance(entry, Outcome))
+                self._buffer.clear()
 
     async def __aenter__(self) -> PoolJob[T, R]:
         self._start()
@@ -158,8 +197,19 @@ class PoolJob(Generic[T, R]):
     async def __anext__(self) -> Outcome[T, R]:
         self._start()
         while self._open_pumps > 0 and not self._closed:
-            entry = await self._queue.get()
+            while not self._buffer:
+                self._ready.clear()
+                await self._ready.wait()
+                if self._closed:
+                    break
+            if not self._buffer:
+                break
+            entry = self._buffer.popleft()
+            if len(self._buffer) < self._capacity:
+                self._room.set()
             if isinstance(entry, Outcome):
+                assert entry.key is not None
+                self._delivered[entry.key] += 1
                 return entry
             self._open_pumps -= 1
             if entry.error is not None:

@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
+from loop_async._outcome import ReconcilePolicy
 from loop_async.hypermedia import LoopLinksFormat, Navigator
 from loop_async.retry import RetryPolicy
 from loop_async.transport import Transport
@@ -221,6 +222,7 @@ async def serve(
         max_concurrency=8,
         max_response_bytes=1 << 20,
         user_agent="loop-async-tests",
+        reconcile=ReconcilePolicy(reads=2, interval=0),  # settle at once: the test servers are not slow
     )
     try:
         yield server, transport

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from loop_async import LoopClient
+from loop_async import LoopClient, ReconcilePolicy
 from loop_async.errors import (
     FieldValidationError,
     NotFoundError,
+    OutcomeUnknownError,
     PartialFailureError,
     RelNotAvailableError,
     ServerError,
@@ -24,6 +25,7 @@ from loop_async.testing import FakeLoopServer
 
 REASON = "set-returning-item-return-reason"
 DRAFT = "/api/v1/draft-returns/{draft_id}"
+FAST_SETTLE = ReconcilePolicy(reads=2, interval=0)  # the fake answers at once unless a fault says otherwise
 
 
 @pytest.fixture
@@ -34,7 +36,9 @@ async def server() -> AsyncIterator[FakeLoopServer]:
 
 @pytest.fixture
 async def loop(server: FakeLoopServer) -> AsyncIterator[LoopClient]:
-    async with LoopClient(server.api_key, base_url=server.url, rate_limit=None, max_retries=2) as client:
+    async with LoopClient(
+        server.api_key, base_url=server.url, rate_limit=None, max_retries=2, reconcile=FAST_SETTLE
+    ) as client:
         yield client
 
 
@@ -225,17 +229,22 @@ async def test_submit_dropped_after_it_ran_is_not_repeated(loop: LoopClient, ser
     assert server.request_counts[f"POST {DRAFT}/submit"] == 1
 
 
-async def test_submit_dropped_before_it_ran_is_sent_once_more(loop: LoopClient, server: FakeLoopServer) -> None:
+async def test_submit_dropped_before_it_ran_is_unknown_not_resent(loop: LoopClient, server: FakeLoopServer) -> None:
     plan = await (await start(loop, server)).drive(
         lambda n, link: Stop() if link.rel == "submit-draft-return" else loop_policy(n, link)
     )
     draft_id = plan.navigator.resource.draft_return.id
     server.faults.inject("drop_before", route=f"POST {DRAFT}/submit")
-    done = await plan.navigator.follow("submit-draft-return")
-    assert done.recovered_from is not None
+    with pytest.raises(OutcomeUnknownError) as caught:
+        await plan.navigator.follow("submit-draft-return")
+    fresh = caught.value.navigator
+    assert isinstance(fresh, Navigator) and fresh.can("submit-draft-return")
+    assert server.side_effects[("submit", draft_id)] == 0
+    assert server.request_counts[f"POST {DRAFT}/submit"] == 1
+    # The caller looked and decided: submitting from the fresh state is an ordinary follow.
+    done = await fresh.follow("submit-draft-return")
     assert done.resource.draft_return.state == DraftReturnState.SUBMITTED
     assert server.side_effects[("submit", draft_id)] == 1
-    assert server.request_counts[f"POST {DRAFT}/submit"] == 2
 
 
 async def test_add_item_dropped_after_it_ran_adds_one_item(loop: LoopClient, server: FakeLoopServer) -> None:
@@ -314,17 +323,25 @@ async def test_choose_another_rel_in_a_policy(loop: LoopClient, server: FakeLoop
     assert result.navigator.resource.draft_return.state == DraftReturnState.CANCELLED
 
 
-async def test_submit_answered_500_without_effect_is_sent_once_more(loop: LoopClient, server: FakeLoopServer) -> None:
+async def test_submit_answered_500_without_effect_is_unknown_unless_resend_opted_in(
+    loop: LoopClient, server: FakeLoopServer
+) -> None:
     plan = await (await start(loop, server)).drive(
         lambda n, link: Stop() if link.rel == "submit-draft-return" else loop_policy(n, link)
     )
     draft_id = plan.navigator.resource.draft_return.id
     server.faults.inject("status", route=f"POST {DRAFT}/submit", status=500)
-    done = await plan.navigator.follow("submit-draft-return")
-    assert done.recovered_from is not None
-    assert done.is_terminal
+    with pytest.raises(OutcomeUnknownError) as caught:
+        await plan.navigator.follow("submit-draft-return")
+    assert isinstance(caught.value.error, ServerError)
+    assert server.side_effects[("submit", draft_id)] == 0
+    assert server.request_counts[f"POST {DRAFT}/submit"] == 1
+    opted_in = plan.navigator.with_reconcile(ReconcilePolicy(reads=1, interval=0, resend_if_unchanged=True))
+    server.faults.inject("status", route=f"POST {DRAFT}/submit", status=500)
+    done = await opted_in.follow("submit-draft-return")
+    assert done.recovered_from is not None and done.is_terminal
     assert server.side_effects[("submit", draft_id)] == 1
-    assert server.request_counts[f"POST {DRAFT}/submit"] == 2
+    assert server.request_counts[f"POST {DRAFT}/submit"] == 3
 
 
 async def test_typed_action_dropped_after_it_ran_is_reconciled(loop: LoopClient, server: FakeLoopServer) -> None:
@@ -355,12 +372,15 @@ async def test_a_lost_action_after_another_writer_is_judged_against_the_newest_s
     # Writer A moves the draft on; writer B still holds the older snapshot nav0.
     await nav0.follow("set-customer", email="someone@example.com")
     server.faults.inject("status", route=f"POST {DRAFT}/returning-items", status=500)  # answered without acting
-    after = await nav0.follow("add-returning-item", order_line_item_id=line_item)
-    assert isinstance(after.recovered_from, ServerError)
-    assert [i.order_line_item_id for i in after.resource.draft_return.returning_items] == [line_item]
-    assert after.resource.draft_return.customer is not None
-    assert server.request_counts[f"POST {DRAFT}/returning-items"] == 2
-    assert len(server.drafts[after.resource.draft_return.id].returning_items) == 1
+    # Judged against nav0 the customer change would look like the action's effect: a false success.
+    with pytest.raises(OutcomeUnknownError) as caught:
+        await nav0.follow("add-returning-item", order_line_item_id=line_item)
+    fresh = caught.value.navigator
+    assert isinstance(fresh, Navigator)
+    assert fresh.resource.draft_return.customer is not None
+    assert fresh.resource.draft_return.returning_items == ()
+    assert server.request_counts[f"POST {DRAFT}/returning-items"] == 1
+    assert server.drafts[fresh.resource.draft_return.id].returning_items == []
 
 
 async def test_a_change_seen_by_a_refresh_is_not_mistaken_for_the_lost_action(
@@ -374,10 +394,10 @@ async def test_a_change_seen_by_a_refresh_is_not_mistaken_for_the_lost_action(
         await (await other.draft_returns.get(draft_id)).follow("set-customer", email="x@example.com")
     await (await loop.draft_returns.get(draft_id)).refresh()
     server.faults.inject("status", route=f"POST {DRAFT}/returning-items", status=500)
-    after = await nav0.follow("add-returning-item", order_line_item_id=line_item)
-    assert after.recovered_from is not None
-    assert len(after.resource.draft_return.returning_items) == 1
-    assert server.request_counts[f"POST {DRAFT}/returning-items"] == 2
+    with pytest.raises(OutcomeUnknownError):
+        await nav0.follow("add-returning-item", order_line_item_id=line_item)
+    assert server.drafts[draft_id].returning_items == []
+    assert server.request_counts[f"POST {DRAFT}/returning-items"] == 1
 
 
 async def test_a_delete_that_ran_before_the_connection_dropped_is_reconciled(

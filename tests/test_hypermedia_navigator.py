@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from loop_async import ReconcilePolicy
 from loop_async.errors import (
     FieldValidationError,
+    OutcomeUnknownError,
     PartialFailureError,
     RelNotAvailableError,
     TransportError,
@@ -146,10 +148,25 @@ async def test_dropped_after_the_action_ran_is_reconciled_without_a_duplicate() 
         assert [r[0] for r in app.requests] == ["POST", "GET"]  # the POST once, then the re-read
 
 
-async def test_dropped_before_the_action_ran_is_sent_once_more() -> None:
+async def test_dropped_before_the_action_ran_is_unknown_and_not_sent_again() -> None:
     app = DoorApp()
     async with serve(app.app) as (_, transport):
-        nav = await new_door(transport)
+        nav = (await new_door(transport)).with_reconcile(ReconcilePolicy(reads=2, interval=0))
+        app.drop_before["knock"] = 1
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await nav.follow("knock-1", times=1)
+        assert app.effects[("knock", 1)] == 0
+        assert isinstance(caught.value.error, TransportError)
+        assert isinstance(caught.value.navigator, Navigator)  # the fresh state, for the caller to decide
+        assert caught.value.navigator.resource.knocks == 0
+        assert [r[0] for r in app.requests] == ["POST", "GET", "GET"]
+
+
+async def test_resend_if_unchanged_is_an_explicit_opt_in() -> None:
+    app = DoorApp()
+    async with serve(app.app) as (_, transport):
+        policy = ReconcilePolicy(reads=1, interval=0, resend_if_unchanged=True)
+        nav = (await new_door(transport)).with_reconcile(policy)
         app.drop_before["knock"] = 1
         after = await nav.follow("knock-1", times=1)
         assert app.effects[("knock", 1)] == 1
@@ -164,9 +181,10 @@ async def test_without_a_self_url_a_lost_post_is_not_retried() -> None:
         response = await transport.request("POST", transport.url("doors"), json={})
         nav = Navigator(transport, response, format=LoopLinksFormat(), decode=decode_door)
         app.drop_before["open"] = 1
-        with pytest.raises(TransportError) as caught:
+        with pytest.raises(OutcomeUnknownError) as caught:
             await nav.follow("open")
-        assert caught.value.request_sent is not False
+        assert caught.value.request_sent is True and caught.value.navigator is None
+        assert isinstance(caught.value.error, TransportError)
         assert app.effects[("open", 1)] == 0
         assert len(app.requests) == 1
         with pytest.raises(LookupError):

@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from loop_async import FieldValidationError, LoopClient, UnprocessableEntityError
+from loop_async import (
+    ActionResult,
+    FieldValidationError,
+    LoopClient,
+    OutcomeKind,
+    PartialOutcomeError,
+    UnprocessableEntityError,
+)
+from loop_async._outcome import classify
 from loop_async.models import DeepLink, DeepLinkQR
 from tests.scripted import ScriptedServer
 
@@ -56,9 +64,12 @@ async def test_flag_sends_no_parameters_and_records_reason_as_note(
 
 async def test_flag_note_failure_says_the_flag_happened(client: LoopClient, scripted: ScriptedServer) -> None:
     scripted.answer("/warehouse/return/55/note", {"message": "nope"}, status=422)
-    with pytest.raises(UnprocessableEntityError) as info:
+    with pytest.raises(PartialOutcomeError) as info:
         await client.returns.flag(55, reason="why")
-    assert info.value.flag_result.action == "flag"  # type: ignore[attr-defined]
+    assert isinstance(info.value.done, ActionResult) and info.value.done.action == "flag"
+    assert isinstance(info.value.error, UnprocessableEntityError)
+    assert "WAS flagged" in str(info.value)
+    assert classify(info.value) is OutcomeKind.PARTIAL
 
 
 async def test_list_notes_decodes_and_422_means_none(client: LoopClient, scripted: ScriptedServer) -> None:

@@ -16,7 +16,7 @@ no outcome after it (the process died with the request in flight) is recorded as
 at the start of the next run, and is not redone. Lines are flushed (they survive the process
 being killed); ``--fsync`` also makes them survive the machine crashing, at some speed cost.
 
-Outcome ``status``:
+Outcome ``status`` (the SDK's one rule, ``loop_async._outcome``):
 
 - ``ok``: Loop accepted the action;
 - ``failed``: Loop refused it or it was never sent (4xx, 429, 503, connection refused); nothing
@@ -24,13 +24,20 @@ Outcome ``status``:
 - ``unknown``: the request may have reached Loop and taken effect (timeout or dropped
   connection after sending, 500/502/504, an interrupted request). Loop has no idempotency key,
   so these are *not* redone on resume: check them (e.g. ``loop-async returns get``) and use
-  ``--retry-unknown`` only for actions that are safe to repeat.
+  ``--retry-unknown`` only for actions that are safe to repeat;
+- ``partial``: part of it happened (``flag --reason``: the return was flagged, the note
+  failed); not redone: add the note by hand.
+
+A 401 or 403 (a bad key, or a key without the Returns scope: Loop answers 401 for both) stops
+the run at once: nothing more is sent, at most ``--concurrency`` requests were in flight, and
+the exit status is 3.
 
 The first SIGINT/SIGTERM stops starting new items and lets the ones in flight finish and be
 recorded; a second one aborts them (recorded as ``unknown``; an item waiting for its rate slot
 when the run ends, or is killed, is also ``unknown``, as it cannot be told apart from one in
 flight). Every row started ends with exactly one outcome line. Exit status: 0 when every item
-succeeded, 1 when any failed or is unknown, 2 for bad input or options, 130 when interrupted.
+succeeded, 1 when any failed, is unknown or partial, 2 for bad input or options, 3 when Loop
+refused the key, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -55,9 +62,10 @@ import attrs
 
 from loop_async import bulk
 from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
+from loop_async._outcome import classify as outcome_kind
 from loop_async.bulk import Outcome, Progress
 from loop_async.client import LoopClient
-from loop_async.errors import DecodeError, FieldValidationError, LoopAPIError, TransportError
+from loop_async.errors import LoopAPIError, OutcomeUnknownError, PartialOutcomeError
 from loop_async.resources.returns import NOTE_MAX_LENGTH, ActionResult
 
 __all__ = ["ACTIONS", "PER_ROW_ACTIONS", "ResumeState", "Row", "classify", "read_done", "register", "row_key"]
@@ -66,7 +74,8 @@ ACTIONS = ("process", "cancel", "close", "flag", "note", "remove-line-items")
 #: Actions where two rows for the same return are two pieces of work (keyed by line and id).
 PER_ROW_ACTIONS = frozenset({"flag", "note", "remove-line-items"})
 RowKey = tuple[int, int]
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_KEY_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_STATUSES = ("ok", "failed", "unknown", "partial")
 _ID_SPLIT = re.compile(r"[\s,;|]+")
 _MAX_PROBLEMS_SHOWN = 20
 
@@ -263,21 +272,16 @@ def _open_output(path: Path) -> IO[str]:
 
 
 def classify(error: BaseException) -> str:
-    """``failed`` when the action certainly did not happen, ``unknown`` when it may have."""
-    if isinstance(error, FieldValidationError):
-        return "failed"  # nothing was sent
-    if isinstance(error, TransportError):
-        return "failed" if error.request_sent is False else "unknown"
-    if isinstance(error, LoopAPIError):
-        # 500, 502, 504: Loop may have acted before failing. 503 and 4xx: it refused.
-        return "unknown" if error.status >= 500 and error.status != 503 else "failed"
-    if isinstance(error, DecodeError):
-        return "unknown"  # a 2xx we could not read: it probably happened
-    return "unknown"
+    """The row's status for ``error``: ``failed``, ``unknown`` or ``partial`` (:func:`loop_async._outcome.classify`)."""
+    return outcome_kind(error).value
 
 
 def error_code(error: BaseException) -> str:
     """A short code for the failure summary: Loop's error code, else the status or the type."""
+    if isinstance(error, OutcomeUnknownError | PartialOutcomeError) and not isinstance(
+        error.error, asyncio.CancelledError
+    ):
+        return error_code(error.error)
     if isinstance(error, LoopAPIError):
         return error.code or f"HTTP {error.status}"
     if isinstance(error, asyncio.CancelledError):
@@ -402,7 +406,7 @@ def _progress_display(args: argparse.Namespace, total: int | None, action: str) 
 
 
 def _print_summary(statuses: Counter[str], failures: dict[tuple[str, str], list[int]], skipped: int) -> None:
-    line = ", ".join(f"{statuses[s]} {s}" for s in ("ok", "failed", "unknown") if statuses[s])
+    line = ", ".join(f"{statuses[s]} {s}" for s in _STATUSES if statuses[s])
     print(f"done: {line or 'nothing to do'}; {skipped} skipped (already in the output)", file=sys.stderr)
     if not failures:
         return
@@ -547,6 +551,7 @@ async def _run(args: argparse.Namespace, plan: _Plan) -> int:
     statuses: Counter[str] = Counter()
     failures: dict[tuple[str, str], list[int]] = defaultdict(list)
     interrupted = False
+    refused_key: BaseException | None = None
     handle = _open_output(output)
 
     def emit(record: dict[str, Any]) -> None:
@@ -619,6 +624,7 @@ async def _run(args: argparse.Namespace, plan: _Plan) -> int:
                         uncancel()
                 display.update(job.progress, force=True)
             report = job.report
+            refused_key = report.stopped_by
             # Finished while we were being interrupted, never handed to the loop above: still recorded.
             for finished in report.unclaimed:
                 write(finished.item, finished.error)
@@ -630,13 +636,22 @@ async def _run(args: argparse.Namespace, plan: _Plan) -> int:
         for signum in installed:
             loop_.remove_signal_handler(signum)
     _print_summary(statuses, failures, len(skip))
+    if refused_key is not None:
+        print(
+            f"error: Loop refused the API key ({error_code(refused_key)}): check the key, and that it has the Returns "
+            "scope (Loop answers 401 for a bad key and for a missing scope); nothing more was sent. "
+            "Run the same command again to resume once the key is fixed.",
+            file=sys.stderr,
+        )
+        return EXIT_KEY_REFUSED
     if plan.earlier_failures:
         print(f"{plan.earlier_failures} rows failed in earlier runs (see {output}; --retry-failed)", file=sys.stderr)
     if interrupted:
         print(f"interrupted: run the same command again to resume (outcomes are in {output})", file=sys.stderr)
         return EXIT_INTERRUPTED
     # The exit status describes the whole output file, not only this run.
-    return EXIT_FAILED if statuses["failed"] or statuses["unknown"] or plan.earlier_failures else EXIT_OK
+    unsettled = statuses["failed"] or statuses["unknown"] or statuses["partial"]
+    return EXIT_FAILED if unsettled or plan.earlier_failures else EXIT_OK
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 from yarl import URL
 
 from loop_async._convert import unstructure
-from loop_async._outcome import ReconcilePolicy, is_uncertain
+from loop_async._outcome import ReconcilePolicy, is_refusal, is_uncertain
 from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
 from loop_async.hypermedia.formats import FormatSelector, LinkFormat, encode_query, form_pairs, is_form, own_state
 from loop_async.hypermedia.linkset import LinkSet
@@ -473,6 +473,10 @@ class Navigator(Generic[T]):
                 logger.info("%s took effect (the resource changed); not sending it again", link.rel)
                 return current
         assert current is not None
+        if is_refusal(lost):
+            # A replayed request refused for real (a DELETE whose repetition answers 404) and
+            # no earlier attempt left a trace: the refusal stands.
+            raise lost
         if not policy.resend_if_unchanged:
             raise _unknown(
                 link, url, lost, current, f"and the resource was unchanged in {policy.reads} read(s)"

@@ -7,8 +7,8 @@ and zip, ``cancel`` sends ``reason`` only when given, and ``flag`` sends no para
 reason is recorded as a note, as the guide recommends).
 
 None of these actions is idempotent and Loop has no idempotency key: a call that may have
-reached Loop (timeout after sending, 500, 502, 504) is *not* retried; see
-:mod:`loop_async.retry`.
+reached Loop (timeout after sending, 500, 502, 504) is *not* retried; it raises
+:class:`~loop_async.errors.OutcomeUnknownError` (the rule is :mod:`loop_async._outcome`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,17 @@ import attrs
 from yarl import URL
 
 from loop_async._convert import structure
+from loop_async._outcome import is_uncertain
 from loop_async._protocol import is_true_body
-from loop_async.errors import DecodeError, LoopAPIError, LoopError, NotFoundError, UnprocessableEntityError
+from loop_async.errors import (
+    DecodeError,
+    LoopAPIError,
+    LoopError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PartialOutcomeError,
+    UnprocessableEntityError,
+)
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import AsnRow, Return, ReturnsPage
 from loop_async.models.returns import DeepLink, DeepLinkQR, Note
@@ -71,6 +80,15 @@ class _NotesPage:
     notes: tuple[Note, ...] = ()
 
 
+def _unknown(action: str, return_id: int, url: URL, error: LoopError) -> OutcomeUnknownError:
+    return OutcomeUnknownError(
+        f"{action} of return {return_id} may have taken effect; it was not sent again (check the return first)",
+        error=error,
+        method="POST",
+        url=url,
+    )
+
+
 class ReturnsResource:
     """``loop.returns``: actions on existing returns, and reading them (return data)."""
 
@@ -86,13 +104,19 @@ class ReturnsResource:
         json: Any = NO_BODY,
     ) -> ActionResult:
         url = self._transport.url("warehouse", "return", return_id, action)
-        response = await self._transport.request("POST", url, params=params, json=json)
+        try:
+            response = await self._transport.request("POST", url, params=params, json=json)
+        except LoopError as exc:
+            if is_uncertain("POST", exc):
+                raise _unknown(action, return_id, url, exc) from exc
+            raise
         if not is_true_body(response.data):
-            raise DecodeError(
+            unreadable = DecodeError(
                 f"{action}: expected Loop's success body true, got something else",
                 excerpt=response.excerpt,
                 status=response.status,
             )
+            raise _unknown(action, return_id, url, unreadable) from unreadable
         return ActionResult(return_id=return_id, action=action, response=response)
 
     async def process(self, return_id: int, details: Mapping[str, Any] | None = None) -> ActionResult:
@@ -148,8 +172,8 @@ class ReturnsResource:
         """Flag a return for review; automated processing stops until a person reviews it.
 
         Loop's flag takes no parameters, so a ``reason`` is recorded as a note on the return
-        after the flag succeeds. If only the note fails, the error says that the return *was*
-        flagged (``flag_result`` on the exception holds the flag's result).
+        after the flag succeeds. If only the note fails, :class:`~loop_async.errors.PartialOutcomeError`
+        says that the return *was* flagged (``done`` is the flag's result, ``error`` the note's).
         """
         problems = Problems("returns.flag")
         problems.positive_id("return_id", return_id)
@@ -160,10 +184,12 @@ class ReturnsResource:
             try:
                 await self.create_note(return_id, reason)
             except LoopError as exc:
-                exc.flag_result = result  # type: ignore[attr-defined]
-                if hasattr(exc, "add_note"):
-                    exc.add_note(f"return {return_id} WAS flagged; only recording the reason as a note failed")
-                raise
+                raise PartialOutcomeError(
+                    f"return {return_id} WAS flagged; only recording the reason as a note failed "
+                    "(do not flag it again: add the note)",
+                    done=result,
+                    error=exc,
+                ) from exc
         return result
 
     async def list_notes(self, return_id: int) -> list[Note]:
