@@ -315,11 +315,11 @@ async def test_failures_give_exit_1_and_a_summary_with_per_row_arguments(
     assert proc.returncode == 1
     text = err.decode()
     assert "3 ok, 2 failed" in text
-    assert "NOT_FOUND" in text and str(424242) in text
+    assert "HTTP 200" in text and str(424242) in text  # Loop's "No return found": a 200 without a code
     assert [n.content for rid in good for n in server.returns[rid].notes] == [f"note for {rid}" for rid in good]
     by_id = {r["return_id"]: r for r in _outcomes(out)}
     assert by_id[424242]["status"] == "failed"
-    assert by_id[424242]["error"]["code"] == "NOT_FOUND"  # type: ignore[index]
+    assert by_id[424242]["error"]["type"] == "NotFoundError"  # type: ignore[index]
     assert by_id[good[0]]["text"] == f"note for {good[0]}"
     assert SECRET.encode() not in stdout + err + out.read_bytes()
 
