@@ -21,7 +21,7 @@ from loop_async.errors import (
 )
 from loop_async.models import ConditionCategory, Disposition, DispositionOutcome, Grade
 from loop_async.resources.dispositions import MAX_BATCH, Assessment, Batch, Grading
-from loop_async.testing import SCOPE_ORDERS, FakeLoopServer
+from loop_async.testing import ALL_SCOPES, SCOPE_ORDERS, FakeLoopServer
 
 ASSESS = "POST /api/v1/dispositioning/assess"
 GRADE = "POST /api/v1/dispositioning/grade"
@@ -276,3 +276,13 @@ async def test_grade_of_another_shops_line_item_is_403(loop: LoopClient, server:
     assert isinstance(result.batches[0].error, PermissionDeniedError)
     assert result.failed == result.batches
     assert ("grade", line_item) not in server.side_effects
+
+
+async def test_the_key_is_in_no_batch_error_or_repr() -> None:
+    secret = "sk_live_WAREHOUSE-SECRET-4242"
+    async with FakeLoopServer(orders=2, api_keys={secret: ALL_SCOPES}) as srv:
+        srv.faults.inject("status", route="POST /dispositioning/assess", status=500)
+        async with LoopClient(secret, base_url=srv.url, rate_limit=None, max_retries=0) as loop:
+            result = await loop.dispositions.assess([{"line_item_id": 74, "outcome": "donate"}])
+    (batch,) = result.unknown
+    assert secret not in repr(result) and secret not in str(batch.error) and secret not in repr(batch.error)
