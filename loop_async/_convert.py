@@ -31,6 +31,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from loop_async.errors import DecodeError
 from loop_async.models._enum import OpenEnum
 from loop_async.models.common import ApiErrorEntry
+from loop_async.models.draft_returns import DraftReturn, DraftReturnResponse
+from loop_async.models.links import Field, Link
 from loop_async.models.return_data import AsnRow, Return, ReturnsPage
 from loop_async.models.webhooks import (
     EVENT_TYPES,
@@ -43,6 +45,15 @@ from loop_async.models.webhooks import (
 )
 
 __all__ = ["converter", "structure", "unstructure"]
+
+# Unstructured only when set: attributes the SDK adds to Loop's documented shapes.
+_SDK_ADDED_ATTRIBUTES: dict[type, tuple[str, ...]] = {
+    # Inner classes first: a generated hook binds the hooks of its attributes' classes.
+    Field: tuple(a.name for a in attrs.fields(Field))[5:],  # after Loop's five: the HAL-FORMS constraints
+    Link: ("content_type",),
+    DraftReturn: ("payment_intent", "return_policy_accepted"),
+    DraftReturnResponse: ("processing_type_options", "client_application"),
+}
 
 T = TypeVar("T")
 
@@ -388,6 +399,12 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_unstructure_hook(
         ApiErrorEntry, make_dict_unstructure_fn(ApiErrorEntry, conv, _cattrs_omit_if_default=True)
     )
+    # Attributes the SDK adds to Loop's shapes (HAL-FORMS constraints, 2026-10 envelope keys):
+    # left out when unset, so that a links[] payload re-encodes as Loop sent it.
+    for cls, names in _SDK_ADDED_ATTRIBUTES.items():
+        omitted: dict[str, Any] = {name: override(omit_if_default=True) for name in names}
+        hook: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, conv, **omitted)
+        conv.register_unstructure_hook(cls, hook)
     # Loop's paginated list uses camelCase for its page links.
     renames = {"next_page_url": "nextPageUrl", "previous_page_url": "previousPageUrl"}
     page_hook = None if conv.detailed_validation else _generated_hook(ReturnsPage, conv, {}, **renames)
