@@ -147,6 +147,9 @@ async def test_shipment_get_and_items_across_pages(loop: LoopClient, server: Fak
     assert server.request_counts["GET /api/v1/happy-returns/shipments/{shipment_id}/items"] == 2
     with pytest.raises(NotFoundError):
         await loop.happy_returns.shipments.get("nope")
+    for bad in ("../../webhooks", "a/b", "", True):
+        with pytest.raises(FieldValidationError):
+            await loop.happy_returns.shipments.get(bad)  # type: ignore[arg-type]
     with pytest.raises(FieldValidationError):
         loop.happy_returns.shipments.items(0)
 

@@ -6,6 +6,7 @@ Consolidated boxes of bagged returns on their way to a warehouse. The lists are 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
@@ -16,6 +17,8 @@ from loop_async.resources._validate import Problems
 from loop_async.transport import Transport
 
 __all__ = ["HappyReturnsResource", "ShipmentsResource"]
+
+_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _page_size(problems: Problems, page_size: object) -> None:
@@ -58,10 +61,15 @@ class ShipmentsResource:
     async def get(self, shipment_id: str | int) -> Shipment:
         """One shipment, by its Happy Returns shipment id (Loop's path parameter)."""
         problems = Problems("happy_returns.shipments.get")
-        if isinstance(shipment_id, bool) or not isinstance(shipment_id, str | int) or not str(shipment_id).strip():
-            problems.add("shipment_id", f"must be a non-empty id, got {shipment_id!r}")
+        # Letters, digits, "-" and "_" only: a "/" or ".." would reach another path of the API.
+        if (
+            isinstance(shipment_id, bool)
+            or not isinstance(shipment_id, str | int)
+            or not _ID.fullmatch(str(shipment_id))
+        ):
+            problems.add("shipment_id", f"must be an id of letters, digits, '-' or '_', got {shipment_id!r}")
         problems.raise_if_any()
-        url = self._transport.url("happy-returns", "shipments", str(shipment_id).strip())
+        url = self._transport.url("happy-returns", "shipments", str(shipment_id))
         response = await self._transport.request("GET", url)
         return structure(response.data, Shipment, what="shipment")
 
