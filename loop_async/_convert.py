@@ -15,6 +15,7 @@ Rules (the API grows, and the SDK must not break when it does):
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -169,6 +170,16 @@ def _model_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, Any], 
 
 _MISSING: Any = object()
 _SCALARS = (int, str, bool)
+# Vocabulary strings: the same few values in every answer (rels, methods, field names, currency
+# codes). Interned, every held model and link shares one copy instead of one per parse.
+_INTERNED: Mapping[str, frozenset[str]] = {
+    "Link": frozenset({"rel", "method", "description", "prompt", "content_type"}),
+    "Field": frozenset({"name", "description", "prompt_field", "value_field", "regex"}),
+    "Money": frozenset({"currency"}),
+    "DraftReturn": frozenset({"currency", "language", "selected_return_method"}),
+    "Order": frozenset({"currency"}),
+    "CartItem": frozenset({"price_currency_code"}),
+}
 _generating: set[type[Any]] = set()  # classes whose function is being written (for self-reference)
 
 
@@ -191,7 +202,12 @@ class _Generator:
     def __init__(self, conv: cattrs.Converter, fast: dict[type[Any], Callable[..., Any]]) -> None:
         self._conv = conv
         self._fast = fast  # class -> generated function (callable with one argument)
-        self._names: dict[str, Any] = {"new": object.__new__, "Mapping": Mapping, "MISSING": _MISSING}
+        self._names: dict[str, Any] = {
+            "new": object.__new__,
+            "Mapping": Mapping,
+            "MISSING": _MISSING,
+            "intern": sys.intern,
+        }
         self._lines: list[str] = []
 
     def _bind(self, prefix: str, value: Any) -> str:
@@ -268,6 +284,8 @@ class _Generator:
             out.append("    if type(o) is not dict and not isinstance(o, Mapping):")
             out.append("        raise TypeError(f'expected an object, got {type(o).__name__}')")
         out.append(f"    obj = new({self._bind('c', cls)})")
+        # By name and module: the SDK's own models only, not a user's class of the same name.
+        interned = _INTERNED.get(cls.__name__, frozenset()) if cls.__module__.startswith("loop_async.") else frozenset()
         for a in fields:
             key = renames.get(a.name, a.name)
             tp = hints.get(a.name, Any)
@@ -291,6 +309,9 @@ class _Generator:
                 self._emit("        ", tp)
                 if out[-1] == "    else:":
                     out.append("        pass")
+            if a.name in interned:
+                out.append("    if type(v) is str:")
+                out.append("        v = intern(v)")
             out.append(f"    {store}(obj, v)")
         out.append("    return obj")
         source = "\n".join(out)

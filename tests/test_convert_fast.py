@@ -248,3 +248,15 @@ def test_draft_return_requires_its_state() -> None:
     data = {"id": 1}
     with pytest.raises(DecodeError, match="state"):
         structure(data, DraftReturn)
+
+
+def test_vocabulary_strings_are_shared_between_decodes() -> None:
+    # Two answers parsed separately: their rels, methods and currency codes are one object each.
+    first, second = structure(reference(), DraftReturnResponse), structure(reference(), DraftReturnResponse)
+    assert first.links[0].rel is second.links[0].rel
+    assert first.links[0].method is second.links[0].method
+    totals_a, totals_b = first.draft_return.totals, second.draft_return.totals
+    assert totals_a is not None and totals_b is not None
+    assert totals_a.return_total is not None and totals_b.return_total is not None
+    assert totals_a.return_total.currency is totals_b.return_total.currency
+    assert first == second  # interning changes identity only
