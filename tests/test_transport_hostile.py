@@ -216,6 +216,8 @@ _CHILD = textwrap.dedent(
 
 
 def run_child(backend: str, status: int, body: str, *mode: str) -> dict[str, Any]:
+    if backend == "orjson":
+        pytest.importorskip("orjson")
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, backend, str(status), body, *mode], capture_output=True, text=True, timeout=120
     )
@@ -343,7 +345,7 @@ def assert_no_key_in_locals(exc: BaseException) -> int:
         frames += 1
         for name, value in frame.f_locals.items():
             for text in shown(value):
-                assert KEY not in text, f"the key is in local {name!r} of {frame.f_code.co_qualname}"
+                assert KEY not in text, f"the key is in local {name!r} of {frame.f_code.co_name}"
     return frames
 
 
@@ -386,11 +388,11 @@ async def test_no_frame_of_a_real_error_holds_the_key(conversation: Conversation
 async def test_a_cancelled_request_leaves_the_key_in_no_frame() -> None:
     """Cancelled inside aiohttp: the traceback runs through aiohttp's own frames."""
     async with raw_server(silent) as url, LoopClient(KEY, base_url=url, rate_limit=None) as loop:
-        with pytest.raises(TimeoutError) as info:
+        with pytest.raises(asyncio.TimeoutError) as info:  # the builtin one from Python 3.11
             await asyncio.wait_for(loop.request("GET", "x"), 0.3)
     frames = assert_no_key_in_locals(info.value)
-    names = {frame.f_code.co_qualname for frame in frames_of(info.value)}
-    assert any("ClientSession._request" in name for name in names), names  # aiohttp's frames were walked
+    names = {(frame.f_globals.get("__name__"), frame.f_code.co_name) for frame in frames_of(info.value)}
+    assert ("aiohttp.client", "_request") in names, names  # aiohttp's own frames were walked
     assert frames >= 5
 
 
