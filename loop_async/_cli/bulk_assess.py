@@ -22,19 +22,19 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import datetime
 import json
 import os
 import signal
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
 from loop_async._cli._common import client_from_args, read_api_key
+from loop_async._cli.bulk import _input_format, _now, _open_output, _orphan_record, _print_summary, error_code
 from loop_async._outcome import OutcomeKind
 from loop_async.errors import FieldValidationError, LoopAPIError
 from loop_async.resources.dispositions import MAX_BATCH, Assessment, check_assessments
@@ -116,10 +116,6 @@ def read_rows(path: Path, fmt: str) -> Iterator[AssessRow | tuple[int, str]]:
             yield AssessRow(number, result) if isinstance(result, Assessment) else (number, result)
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
-
-
 def _record(row: AssessRow, status: str, batch: int | None, error: BaseException | None = None) -> dict[str, Any]:
     item = row.assessment
     record: dict[str, Any] = {
@@ -132,9 +128,9 @@ def _record(row: AssessRow, status: str, batch: int | None, error: BaseException
     if batch is not None:
         record["batch"] = batch
     if error is not None:
-        info: dict[str, Any] = {"type": type(error).__name__, "message": str(error)[:500]}
+        info: dict[str, Any] = {"type": type(error).__name__, "code": error_code(error), "message": str(error)[:500]}
         if isinstance(error, LoopAPIError):
-            info.update(status=error.status, code=error.code)
+            info["status"] = error.status
         record["error"] = info
     record["at"] = _now()
     return record
@@ -154,21 +150,6 @@ def _read_done(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # a line torn by a crash mid-write
     return last
-
-
-def _open_output(path: Path) -> IO[str]:
-    handle = path.open("a+", encoding="utf-8")
-    if handle.tell() > 0:  # a crash may have left a torn last line: start on a fresh one
-        handle.seek(handle.tell() - 1)
-        if handle.read(1) != "\n":
-            handle.write("\n")
-    return handle
-
-
-def _input_format(path: Path, fmt: str) -> str:
-    if fmt != "auto":
-        return fmt
-    return "csv" if path.suffix.lower() in (".csv", ".tsv", ".txt") else "jsonl"
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -223,7 +204,7 @@ def handle(args: argparse.Namespace) -> int:
     if not todo and not orphans:
         print(f"nothing to do: every row already has an outcome in {output}", file=sys.stderr)
         return EXIT_FAILED if earlier else EXIT_OK
-    return asyncio.run(_run(args, api_key, output, todo, orphans, earlier))
+    return asyncio.run(_run(args, api_key, output, todo, orphans, earlier, skipped))
 
 
 async def _run(
@@ -233,8 +214,10 @@ async def _run(
     todo: list[AssessRow],
     orphans: list[dict[str, Any]],
     earlier: int,
+    skipped: int,
 ) -> int:
     statuses: Counter[str] = Counter()
+    failures: dict[tuple[str, str], list[int]] = defaultdict(list)  # (status, code) -> line item ids
     out = _open_output(output)
     stopping = False
     main_task = asyncio.current_task()
@@ -263,14 +246,7 @@ async def _run(
     batches = [todo[i : i + MAX_BATCH] for i in range(0, len(todo), MAX_BATCH)]
     try:
         for pending in orphans:  # an earlier run died with these in flight: they may have happened
-            emit(
-                {
-                    **pending,
-                    "status": "unknown",
-                    "error": {"type": "Interrupted", "message": "run ended in flight"},
-                    "at": _now(),
-                }
-            )
+            emit(_orphan_record(pending))
             statuses["unknown"] += 1
         for sig in (signal.SIGINT, signal.SIGTERM):
             # Not on Windows' default loop, nor outside the main thread (a caller's worker thread).
@@ -288,8 +264,10 @@ async def _run(
                 except asyncio.CancelledError:
                     if not stopping:
                         raise
+                    aborted = asyncio.CancelledError("interrupted in flight")
                     for row in batch:  # aborted in flight: may have reached Loop
-                        emit(_record(row, "unknown", number, asyncio.CancelledError("interrupted in flight")))
+                        emit(_record(row, "unknown", number, aborted))
+                        failures[("unknown", error_code(aborted))].append(row.assessment.line_item_id)
                     statuses["unknown"] += len(batch)
                     uncancel = getattr(main_task, "uncancel", None)  # Python 3.11+
                     if uncancel is not None:
@@ -299,14 +277,15 @@ async def _run(
                 status = "ok" if outcome.outcome is OutcomeKind.OK else str(outcome.outcome.value)
                 for row in batch:
                     emit(_record(row, status, number, outcome.error))
+                    if outcome.error is not None:
+                        failures[(status, error_code(outcome.error))].append(row.assessment.line_item_id)
                 statuses[status] += len(batch)
                 print(f"batch {number}/{len(batches)}: {status} ({len(batch)} items)", file=sys.stderr, flush=True)
     finally:
         out.close()
         for signum in installed:
             loop_.remove_signal_handler(signum)
-    summary = ", ".join(f"{statuses[s]} {s}" for s in ("ok", "failed", "unknown") if statuses[s])
-    print(f"done: {summary or 'nothing sent'}", file=sys.stderr)
+    _print_summary(statuses, failures, skipped)
     if earlier:
         print(f"{earlier} rows failed or are unknown from earlier runs (see {output})", file=sys.stderr)
     if stopping:
