@@ -396,3 +396,55 @@ async def test_repeated_ids_are_separate_rows_for_notes_and_done_once_for_close(
     )
     assert Counter(r["return_id"] for r in _outcomes(out_close)) == Counter([a, b])
     assert server.side_effects[("close", a)] == 1
+
+
+@pytest.mark.parametrize("scopes", [(), ("Orders",)], ids=["bad-key", "key-without-returns-scope"])
+async def test_a_refused_key_stops_the_run_after_the_first_answers(
+    tmp_path: Path, children: list[asyncio.subprocess.Process], scopes: tuple[str, ...]
+) -> None:
+    api_keys = {"sk_other_KEY": ALL_SCOPES} if not scopes else {SECRET: scopes}
+    async with FakeLoopServer(api_keys=api_keys) as server:
+        ids = [server.seed_return() for _ in range(300)]
+        source = tmp_path / "ids.csv"
+        source.write_text("return_id\n" + "".join(f"{rid}\n" for rid in ids))
+        out = tmp_path / "out.jsonl"
+        proc = await _start_cli(
+            children, "process", "-i", str(source), "-o", str(out), "--base-url", str(server.url),
+            "--concurrency", "4", "--rate", "0", api_key=SECRET,
+        )  # fmt: skip
+        stdout, err = await proc.communicate()
+        reached = sum(server.request_counts.values())
+    assert proc.returncode == 3
+    assert 1 <= reached <= 4  # what was in flight when the first 401 came back, nothing after it
+    text = err.decode()
+    assert "check the key" in text and "scope" in text
+    assert SECRET.encode() not in stdout + err + out.read_bytes()
+    outcomes = [r for r in _outcomes(out) if r["status"] != "pending"]
+    assert len(outcomes) == reached and all(r["status"] == "failed" for r in outcomes)
+
+
+async def test_flag_whose_note_fails_is_recorded_partial(
+    tmp_path: Path, children: list[asyncio.subprocess.Process]
+) -> None:
+    async with FakeLoopServer(api_keys={SECRET: ALL_SCOPES}) as server:
+        rid = server.seed_return()
+        server.faults.inject("status", route="POST /warehouse/return/{return_id}/note", status=422)
+        source = tmp_path / "ids.csv"
+        source.write_text(f"return_id,reason\n{rid},damaged in transit\n")
+        out = tmp_path / "out.jsonl"
+        proc = await _start_cli(
+            children, "flag", "-i", str(source), "-o", str(out), "--base-url", str(server.url), api_key=SECRET
+        )
+        _, err = await proc.communicate()
+        flagged = server.returns[rid].flagged
+    assert flagged  # the flag happened: "failed" would tell the operator a retry is safe
+    assert proc.returncode == 1
+    [record] = [r for r in _outcomes(out) if r["status"] != "pending"]
+    assert record["status"] == "partial"
+    assert "1 partial" in err.decode()
+    # A re-run does not flag it again.
+    again = await _start_cli(
+        children, "flag", "-i", str(source), "-o", str(out), "--base-url", str(server.url), api_key=SECRET
+    )
+    await again.communicate()
+    assert [r["status"] for r in _outcomes(out) if r["status"] != "pending"] == ["partial"]

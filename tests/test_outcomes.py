@@ -199,6 +199,10 @@ DRAFT_TARGETS = (
     "set-returning-item-return-reason",
     "set-customer",
     "finalize-items",
+    "set-credit-type",
+    "select-return-method",
+    "add-cart-item",
+    "cancel-draft-return",
     "submit-draft-return",
 )
 

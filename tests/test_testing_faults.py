@@ -13,6 +13,7 @@ from loop_async import (
     LoopClient,
     LoopTimeoutError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitError,
     ResponseTooLargeError,
     RetryPolicy,
@@ -69,9 +70,9 @@ async def test_429_beyond_max_retries_surfaces_with_retry_after(
 async def test_500_on_a_post_is_not_retried(client: LoopClient, fake_loop_server: FakeLoopServer) -> None:
     return_id = fake_loop_server.seed_return()
     fake_loop_server.faults.inject("status", route=PROCESS, status=500)
-    with pytest.raises(ServerError) as failed:
+    with pytest.raises(OutcomeUnknownError) as failed:
         await client.returns.process(return_id)
-    assert failed.value.code == "UNEXPECTED_ERROR"
+    assert isinstance(failed.value.error, ServerError) and failed.value.error.code == "UNEXPECTED_ERROR"
     assert fake_loop_server.request_counts[PROCESS] == 1
     assert fake_loop_server.side_effects[("process", return_id)] == 0
 
@@ -81,9 +82,9 @@ async def test_drop_after_on_a_post_is_not_retried_and_acted_once(
 ) -> None:
     return_id = fake_loop_server.seed_return()
     fake_loop_server.faults.inject("drop_after", route=PROCESS)
-    with pytest.raises(TransportError) as dropped:
+    with pytest.raises(OutcomeUnknownError) as dropped:
         await client.returns.process(return_id)
-    assert dropped.value.request_sent is not False
+    assert isinstance(dropped.value.error, TransportError) and dropped.value.request_sent is True
     assert fake_loop_server.request_counts[PROCESS] == 1
     assert fake_loop_server.side_effects[("process", return_id)] == 1
     assert fake_loop_server.request_log[-1].status is None
@@ -99,7 +100,7 @@ async def test_drop_before_on_a_get_is_retried(client: LoopClient, fake_loop_ser
 async def test_drop_before_on_a_post_has_no_side_effect(client: LoopClient, fake_loop_server: FakeLoopServer) -> None:
     return_id = fake_loop_server.seed_return()
     fake_loop_server.faults.inject("drop_before", route=PROCESS)
-    with pytest.raises(TransportError):
+    with pytest.raises(OutcomeUnknownError):  # the client cannot tell it from a drop after acting
         await client.returns.process(return_id)
     assert fake_loop_server.side_effects[("process", return_id)] == 0
     await client.returns.process(return_id)  # the caller decides to try again: it acts once
@@ -114,8 +115,9 @@ async def test_delay_beyond_the_timeout_is_retried_for_a_get(fake_loop_server: F
     ) as loop:
         assert await loop.returns.list_notes(return_id) == []
         fake_loop_server.faults.inject("delay", route=PROCESS, delay=0.3)
-        with pytest.raises(LoopTimeoutError):
+        with pytest.raises(OutcomeUnknownError) as timed_out:
             await loop.returns.process(return_id)
+        assert isinstance(timed_out.value.error, LoopTimeoutError)
     assert fake_loop_server.request_counts[NOTES] == 2
     assert fake_loop_server.request_counts[PROCESS] == 1
 
@@ -141,15 +143,15 @@ async def test_bodies_that_are_not_the_promised_json(
 async def test_html_error_page(client: LoopClient, fake_loop_server: FakeLoopServer) -> None:
     return_id = fake_loop_server.seed_return()
     fake_loop_server.faults.inject("html", route=PROCESS, status=502)
-    with pytest.raises(ServerError) as bad_gateway:
+    with pytest.raises(OutcomeUnknownError) as bad_gateway:
         await client.returns.process(return_id)
-    assert bad_gateway.value.status == 502
+    assert isinstance(bad_gateway.value.error, ServerError) and bad_gateway.value.error.status == 502
     assert fake_loop_server.request_counts[PROCESS] == 1  # a POST that got 502 is not retried
     fake_loop_server.faults.inject("html", route=PROCESS, status=200)
-    with pytest.raises(DecodeError) as page:
+    with pytest.raises(OutcomeUnknownError) as page:  # a 200 we cannot read: it probably happened
         await client.returns.process(return_id)
-    assert page.value.excerpt is not None
-    assert page.value.excerpt.startswith("<html>")
+    assert isinstance(page.value.error, DecodeError) and page.value.error.excerpt is not None
+    assert page.value.error.excerpt.startswith("<html>")
 
 
 async def test_large_body_is_capped(fake_loop_server: FakeLoopServer) -> None:
@@ -206,3 +208,18 @@ async def test_a_route_without_the_api_root_matches_every_version(fake_loop_serv
                 await loop.returns.list_notes(fake_loop_server.seed_return())
             assert refused.value.status == 400
     assert fake_loop_server.request_counts["GET /api/2026-07/warehouse/return/{return_id}/notes"] == 1
+
+
+def test_fault_specs_parse_and_bad_ones_are_refused_before_serving(capsys: pytest.CaptureFixture[str]) -> None:
+    from loop_async.cli import main
+    from loop_async.testing.faults import FaultInjector, parse_fault_spec
+
+    kind, options = parse_fault_spec("slow_after_read, route=POST /draft-returns, times=2, delay=1.5")
+    assert (kind, options) == ("slow_after_read", {"route": "POST /draft-returns", "times": 2, "delay": 1.5})
+    fault = FaultInjector().inject_spec("drop_after,times=3")
+    assert (fault.kind, fault.remaining) == ("act_then_drop", 3)  # the old name is an alias
+    for bad in ("no_such_kind", "status,times=many", "status,colour=red"):
+        with pytest.raises(ValueError, match="fault"):
+            parse_fault_spec(bad)
+    assert main(["fake-server", "--port", "0", "--fault", "status,colour=red"]) == 2
+    assert "colour" in capsys.readouterr().err

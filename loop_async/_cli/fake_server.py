@@ -30,6 +30,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the deterministic data (default 0)")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute per key (default: off)")
     parser.add_argument("--webhook-secret", default="whsec_test", help="secret that signs webhook deliveries")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault (repeatable), e.g. 'slow_after_read,route=POST /warehouse/return/{return_id}/process,"
+        "times=5,delay=3' (kinds: loop_async.testing.faults)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -46,6 +54,8 @@ async def serve(args: argparse.Namespace, on_started: Callable[[FakeLoopServer],
         webhook_secret=args.webhook_secret,
     )
     async with server:
+        for spec in args.fault:
+            server.faults.inject_spec(spec)
         first = server.orders[0]
         print(
             f"fake Loop API at {server.api_root}\n"
@@ -72,6 +82,14 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM)."""
+    from loop_async.testing.faults import parse_fault_spec
+
+    for spec in args.fault:  # refused before the server starts, with the reason
+        try:
+            parse_fault_spec(spec)
+        except ValueError as exc:
+            print(f"error: --fault {spec!r}: {exc}", file=sys.stderr)
+            return 2
     # Each request is logged at INFO whatever the global verbosity: that is this command's output.
     request_logger = logging.getLogger("loop_async.testing")
     request_logger.setLevel(logging.INFO)
