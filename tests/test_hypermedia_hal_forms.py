@@ -19,6 +19,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from loop_async import LoopClient
 from loop_async.errors import FieldValidationError, UnsafeLinkError
 from loop_async.hypermedia import HalFormsFormat, Navigator, NegotiatedFormat
 from tests._hypermedia_apps import ROOT, serve
@@ -211,3 +212,51 @@ async def test_remote_options_off_origin_are_never_fetched() -> None:
         await other_server.close()
     assert other_hits == []  # the API key never left for the other origin
     assert app.hits["evil"] == 0
+
+
+async def test_transport_form_body_and_its_refusals() -> None:
+    seen: list[tuple[str, bytes]] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        seen.append((request.headers.get("Content-Type", ""), await request.read()))
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post(f"{ROOT}/echo", echo)
+    async with serve(app) as (server, transport):
+        url = server.make_url(f"{ROOT}/echo")
+        await transport.request("POST", url, form=[("a", "1"), ("a", "2"), ("b", "x y")])
+        await transport.request("POST", url, form={"c": "3"})
+        with pytest.raises(FieldValidationError):
+            await transport.request("POST", url, json={"a": 1}, form={"a": "1"})  # not both
+    assert [(ct.split(";")[0], body) for ct, body in seen] == [
+        ("application/x-www-form-urlencoded", b"a=1&a=2&b=x+y"),
+        ("application/x-www-form-urlencoded", b"c=3"),
+    ]
+
+
+async def test_client_hal_forms_option_sets_accept_and_is_checked() -> None:
+    seen: list[str] = []
+
+    async def read(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Accept", ""))
+        return web.json_response({"draft_return": {"id": 1, "state": "created"}, "links": []})
+
+    app = web.Application()
+    app.router.add_get("/api/2026-07/draft-returns/1", read)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        for hal_forms in (False, True):
+            async with LoopClient(
+                "k", base_url=server.make_url("/"), api_version="2026-07", rate_limit=None, hal_forms=hal_forms
+            ) as loop:
+                nav = await loop.draft_returns.get(1)
+                assert nav.is_terminal
+    finally:
+        await server.close()
+    assert seen[0] == "application/json"
+    assert seen[1].split(",")[0] == "application/prs.hal-forms+json"
+    with pytest.raises(FieldValidationError) as refused:
+        LoopClient("k", hal_forms="yes")  # type: ignore[arg-type]
+    assert refused.value.names == ("hal_forms",)
