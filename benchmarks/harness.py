@@ -75,7 +75,7 @@ class Config:
             overhead_n=400,
             concurrencies=(1, 64),
             decode_number=500,
-            scaling_ns=(500, 2_000),
+            scaling_ns=(400, 1_600),
             scaling_concurrency=64,
             rate_per_minute=600,
             rate_seconds=5.0,
