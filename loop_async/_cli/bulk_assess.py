@@ -259,6 +259,7 @@ async def _run(
                     break
                 for row in batch:
                     emit(_record(row, "pending", number))  # before anything can reach Loop
+                print(f"batch {number}/{len(batches)}: sending {len(batch)} items", file=sys.stderr, flush=True)
                 try:
                     result = await loop.dispositions.assess([row.assessment for row in batch])
                 except asyncio.CancelledError:
