@@ -7,6 +7,7 @@ Cases run in the issue's order of importance; a case whose SDK part is not impor
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -92,13 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config.quick() if args.quick else Config.full()
     names = [n for n in CASES if not args.only or n in args.only]
     started = time.perf_counter()
+    load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None  # how shared the machine was
     results = []
     for name in names:
         print(f"== {CASES[name][0]} ({cfg.name}) ...", flush=True)
         result = run_case(name, cfg)
         print_result(result)
         results.append(result)
-    meta = {"config": cfg.name, "machine": machine(), "seconds": time.perf_counter() - started, "finished": time.time()}
+    meta = {
+        "config": cfg.name,
+        "machine": {**machine(), "loadavg_start": load_at_start},
+        "seconds": time.perf_counter() - started,
+        "finished": time.time(),
+    }
     json_path, md_path = write(results, meta, args.out)
     print(f"wrote {json_path} and {md_path} ({meta['seconds']:.0f} s)")
     return 0

@@ -43,6 +43,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _load(values: list[float] | None) -> str:
+    return "unknown" if not values else "/".join(f"{v:.2f}" for v in values)
+
+
 def case_markdown(result: CaseResult) -> list[str]:
     """One case: its table, then its targets and notes (or why it was skipped)."""
     lines = [f"## {result.title}", ""]
@@ -68,7 +72,8 @@ def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
         f"# Benchmark results ({meta['config']} run)",
         "",
         f"Machine: {m['nproc']} cores, {m['cpu_model']}, {m['implementation']} {m['python']}, "
-        f"aiohttp {m['aiohttp']}; load average at the end {m['loadavg']}. Total {meta['seconds']:.0f} s.",
+        f"aiohttp {m['aiohttp']}; load average (1, 5, 15 min) at the start {_load(m.get('loadavg_start'))}, "
+        f"at the end {_load(m['loadavg'])}. Total {meta['seconds']:.0f} s.",
         "",
     ]
     for result in results:
