@@ -32,6 +32,7 @@ from loop_async.errors import (
     OutcomeUnknownError,
     PartialOutcomeError,
     PermissionDeniedError,
+    RedirectError,
     RelNotAvailableError,
     TransportError,
     UnsafeLinkError,
@@ -101,6 +102,10 @@ def may_have_taken_effect(error: BaseException) -> bool:
         return False
     if isinstance(error, TransportError):
         return error.request_sent is not False
+    if isinstance(error, RedirectError):
+        # 307/308 ask for the same request elsewhere (not acted on); a 303 says "done, see there";
+        # 301/302 after a POST say nothing either way.
+        return error.status not in (307, 308)
     if isinstance(error, LoopAPIError):
         return status_may_have_acted(error.status) or error.replayed
     if isinstance(error, DecodeError):

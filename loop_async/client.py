@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from types import TracebackType
@@ -25,12 +26,23 @@ from loop_async.resources.webhooks import WebhooksResource
 from loop_async.retry import RetryPolicy
 from loop_async.transport import NO_BODY, Response, Transport
 
-__all__ = ["DEFAULT_BASE_URL", "LoopClient"]
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "LoopClient"]
 
 DEFAULT_BASE_URL = "https://api.loopreturns.com"
+#: Environment variables read when the key or the base URL is not given.
+API_KEY_ENV = "LOOP_API_KEY"
+BASE_URL_ENV = "LOOP_BASE_URL"
 _DEFAULT_MAX_RETRIES = 3
 _PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 USER_AGENT = f"loop-async/{__version__} aiohttp/{aiohttp.__version__} python/{_PYTHON}"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _validate_options(
@@ -45,8 +57,9 @@ def _validate_options(
     max_response_bytes: int,
     hal_forms: object = False,
     acquire_timeout: float | None = None,
+    reconcile: object = None,
 ) -> None:
-    """Check every option at once, so one error names all the bad ones."""
+    """Check every option at once, so one error names all the bad ones (a wrong type too)."""
     problems = []
     if not isinstance(hal_forms, bool):
         problems.append(FieldProblem("hal_forms", f"must be True or False, got {hal_forms!r}"))
@@ -58,17 +71,17 @@ def _validate_options(
         problems.append(FieldProblem("base_url", f"must be an absolute http(s) URL, got {str(base)!r}"))
     if base.user is not None or base.password is not None or base.query_string or base.fragment:
         problems.append(FieldProblem("base_url", "must not carry user info, a query or a fragment"))
-    if max_concurrency < 1:
-        problems.append(FieldProblem("max_concurrency", f"must be at least 1, got {max_concurrency}"))
-    if max_retries < 0:
-        problems.append(FieldProblem("max_retries", f"must be 0 or more, got {max_retries}"))
+    if not _is_int(max_concurrency) or max_concurrency < 1:
+        problems.append(FieldProblem("max_concurrency", f"must be an integer of at least 1, got {max_concurrency!r}"))
+    if not _is_int(max_retries) or max_retries < 0:
+        problems.append(FieldProblem("max_retries", f"must be an integer, 0 or more, got {max_retries!r}"))
     if retry_policy is not None and max_retries != _DEFAULT_MAX_RETRIES:
         problems.append(FieldProblem("max_retries", "give max_retries or retry_policy, not both"))
     if not isinstance(timeout, aiohttp.ClientTimeout) and not (
         isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
     ):
         problems.append(FieldProblem("timeout", f"must be a positive number of seconds, got {timeout!r}"))
-    if rate_limit is not None and (isinstance(rate_limit, bool) or rate_limit < 0):
+    if rate_limit is not None and (not _is_number(rate_limit) or rate_limit < 0):
         problems.append(FieldProblem("rate_limit", f"must be requests per minute (0 or None: off), got {rate_limit!r}"))
     if acquire_timeout is not None and not (
         isinstance(acquire_timeout, int | float) and not isinstance(acquire_timeout, bool) and acquire_timeout > 0
@@ -76,8 +89,12 @@ def _validate_options(
         problems.append(
             FieldProblem("acquire_timeout", f"must be a positive number of seconds or None, got {acquire_timeout!r}")
         )
-    if max_response_bytes < 1:
-        problems.append(FieldProblem("max_response_bytes", f"must be positive, got {max_response_bytes}"))
+    if not _is_int(max_response_bytes) or max_response_bytes < 1:
+        problems.append(FieldProblem("max_response_bytes", f"must be a positive integer, got {max_response_bytes!r}"))
+    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+        problems.append(FieldProblem("retry_policy", f"must be a RetryPolicy, got {type(retry_policy).__name__}"))
+    if reconcile is not None and not isinstance(reconcile, ReconcilePolicy):
+        problems.append(FieldProblem("reconcile", f"must be a ReconcilePolicy, got {type(reconcile).__name__}"))
     if problems:
         raise FieldValidationError(problems, action="LoopClient")
 
@@ -90,8 +107,10 @@ class LoopClient:
     """An asyncio client for the Loop Returns API.
 
     Use it as ``async with LoopClient(api_key) as loop: ...``, or create it and ``await
-    loop.aclose()`` when done. Its aiohttp session is created on first use inside the running
-    event loop; pass ``session=`` to use your own (which the client then never closes).
+    loop.aclose()`` when done. Without ``api_key`` the key is read from ``LOOP_API_KEY``, and
+    without ``base_url`` the origin from ``LOOP_BASE_URL`` (default Loop's own). Its aiohttp
+    session is created on first use inside the running event loop; pass ``session=`` to use
+    your own (which the client then never closes).
 
     Options: ``base_url`` and ``api_version`` (``v1``, or a date version such as ``2026-07``)
     make the API root ``{base_url}/api/{api_version}``; ``timeout`` (seconds per attempt, or
@@ -114,9 +133,9 @@ class LoopClient:
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | None = None,
         *,
-        base_url: str | URL = DEFAULT_BASE_URL,
+        base_url: str | URL | None = None,
         api_version: str = "v1",
         timeout: float | aiohttp.ClientTimeout = 30.0,
         max_retries: int = _DEFAULT_MAX_RETRIES,
@@ -130,6 +149,19 @@ class LoopClient:
         hal_forms: bool = False,
         acquire_timeout: float | None = None,
     ) -> None:
+        if api_key is None:
+            api_key = os.environ.get(API_KEY_ENV, "").strip()
+            if not api_key:
+                raise FieldValidationError(
+                    [
+                        FieldProblem(
+                            "api_key", f"is missing: pass LoopClient(api_key) or set the {API_KEY_ENV} variable"
+                        )
+                    ],
+                    action="LoopClient",
+                )
+        if base_url is None:
+            base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
         base = URL(str(base_url))
         _validate_options(
             api_key,
@@ -142,6 +174,7 @@ class LoopClient:
             max_response_bytes=max_response_bytes,
             hal_forms=hal_forms,
             acquire_timeout=acquire_timeout,
+            reconcile=reconcile,
         )
         api_root = base.with_path(base.path.rstrip("/") + "/api/" + api_version.strip("/"))
         rate_limiter = build_limiter(rate_limit, rate_limiter)

@@ -177,9 +177,14 @@ class TransportError(LoopError):
         self.request_sent = request_sent
         self.attempts = attempts
 
+    #: What the failure means for the caller, set by the transport when it gives up (e.g.
+    #: "nothing was sent (3 attempts)", or that an unsafe request may have taken effect).
+    hint: str = ""
+
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
-        return f"{self.message}{where}"
+        hint = f"; {self.hint}" if self.hint else ""
+        return f"{self.message}{where}{hint}"
 
 
 class LoopTimeoutError(TransportError, TimeoutError):
@@ -264,13 +269,28 @@ class BadRequestError(LoopAPIError):
 class AuthenticationError(LoopAPIError):
     """401: the API key is wrong, or lacks the scope this action needs."""
 
+    def __str__(self) -> str:
+        return (
+            f"{super().__str__()} (check the API key, and that it has the scope this endpoint needs: "
+            "Loop answers 401 for both)"
+        )
+
 
 class PermissionDeniedError(LoopAPIError):
     """403: the key may not do this."""
 
 
 class NotFoundError(LoopAPIError):
-    """404, or Loop's "no match" answer that arrives with status 200."""
+    """404, or Loop's "no match" answer that arrives with status 200.
+
+    ``looked_up`` says what was looked for, when the SDK knows (``"return_id=5"``).
+    """
+
+    looked_up: str | None = None
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"nothing found for {self.looked_up}: {text}" if self.looked_up else text
 
 
 class ConflictError(LoopAPIError):
@@ -544,6 +564,10 @@ def error_class_for_status(status: int | None) -> type[LoopAPIError]:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to ``word``, if one is close enough to be a likely typo."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    """The closest candidate to ``word``, if one is close enough to be a likely typo.
+
+    Only a typo (similarity 0.8 or more): a looser match would offer another action, such as
+    ``cancel-draft-return`` for a missing ``submit-draft-return``.
+    """
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.8)
     return matches[0] if matches else None

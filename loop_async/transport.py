@@ -23,7 +23,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from loop_async import _json
-from loop_async._outcome import SAFE_METHODS, ReconcilePolicy, status_may_have_acted
+from loop_async._outcome import SAFE_METHODS, ReconcilePolicy, is_idempotent, status_may_have_acted
 from loop_async._protocol import ParsedError, build_api_error, parse_error_body, request_id_from
 from loop_async.errors import (
     ClientClosedError,
@@ -412,6 +412,7 @@ class Transport:
                 error = failure.error
                 if not decision.retry:
                     error.attempts = attempt_no
+                    error.hint = _give_up_hint(method, error, attempt_no)
                     logger.debug("%s %s: %s; %s", method, url, error.message, decision.reason)
                     raise error
                 replayed = replayed or failure.outcome is Outcome.MAYBE_SENT
@@ -699,6 +700,16 @@ class _AttemptFailed(Exception):
         super().__init__(error.message)
         self.outcome = outcome
         self.error = error
+
+
+def _give_up_hint(method: str, error: TransportError, attempts: int) -> str:
+    """What a transport failure means for the caller (the uncertain-outcome rule, in words)."""
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    if error.request_sent is False:
+        return f"nothing was sent ({tries})"
+    if is_idempotent(method):
+        return f"gave up after {tries}"
+    return f"the {method} may have taken effect: it was not sent again ({tries})"
 
 
 def _transport_error(exc: BaseException, method: str, url: URL, *, sent: bool | None) -> TransportError:

@@ -35,6 +35,7 @@ from loop_async import (
     PermissionDeniedError,
     RateLimitError,
     ReconcilePolicy,
+    RedirectError,
     ServerError,
     TransportError,
     UnprocessableEntityError,
@@ -76,6 +77,9 @@ def _api(cls: type[Any], status: int, method: str = "POST") -> Any:
         (_api(ServerError, 500), OutcomeKind.UNKNOWN),
         (_api(ServerError, 502), OutcomeKind.UNKNOWN),
         (_api(ServerError, 504), OutcomeKind.UNKNOWN),
+        (_api(RedirectError, 307), OutcomeKind.FAILED),  # "send it there instead": not acted on
+        (_api(RedirectError, 303), OutcomeKind.UNKNOWN),  # "done, see there"
+        (_api(RedirectError, 302), OutcomeKind.UNKNOWN),
         (DecodeError("unreadable", status=200), OutcomeKind.UNKNOWN),
         (DecodeError("html error page", status=400), OutcomeKind.FAILED),
         (asyncio.CancelledError(), OutcomeKind.UNKNOWN),

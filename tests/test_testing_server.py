@@ -379,7 +379,7 @@ async def test_cli_fake_server_serves_and_logs_each_request(caplog: pytest.LogCa
     from loop_async._cli.fake_server import serve
     from loop_async.cli import build_parser
 
-    args = build_parser().parse_args(["fake-server", "--port", "0", "--orders", "2", "--seed", "3"])
+    args = build_parser().parse_args(["fake-server", "--port", "0", "--orders", "2", "--data-seed", "3"])
     started: asyncio.Future[FakeLoopServer] = asyncio.get_running_loop().create_future()
     caplog.set_level(logging.INFO, logger="loop_async.testing")
     task = asyncio.create_task(serve(args, started.set_result))

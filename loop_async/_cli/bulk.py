@@ -23,7 +23,7 @@ Outcome ``status`` (the SDK's one rule, ``loop_async._outcome``):
   happened, so ``--retry-failed`` may safely try these again;
 - ``unknown``: the request may have reached Loop and taken effect (timeout or dropped
   connection after sending, 500/502/504, an interrupted request). Loop has no idempotency key,
-  so these are *not* redone on resume: check them (e.g. ``loop-async returns get``) and use
+  so these are *not* redone on resume: check them (``loop-async returns list``, or ``loop.returns.get``) and use
   ``--retry-unknown`` only for actions that are safe to repeat;
 - ``partial``: part of it happened (``flag --reason``: the return was flagged, the note
   failed); not redone: add the note by hand.
@@ -401,7 +401,11 @@ def _progress_display(args: argparse.Namespace, total: int | None, action: str) 
         try:
             return _RichProgress(total, action)
         except ImportError:
-            pass  # rich is the `cli` extra: fall back to plain lines
+            if args.progress == "rich":  # asked for by name: say how to get it
+                print(
+                    "note: --progress rich needs rich: pip install 'loop-async[cli]'; showing plain progress lines",
+                    file=sys.stderr,
+                )
     return _PlainProgress(args.progress_interval)
 
 

@@ -27,7 +27,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument("--orders", type=int, default=50, help="number of seeded orders (default 50)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the deterministic data (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="create N open returns and print their ids (default 0)"
+    )
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the deterministic data (default 0)")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per minute per key (default: off)")
     parser.add_argument("--webhook-secret", default="whsec_test", help="secret that signs webhook deliveries")
     parser.add_argument(
@@ -49,7 +52,7 @@ async def serve(args: argparse.Namespace, on_started: Callable[[FakeLoopServer],
         host=args.host,
         port=args.port,
         orders=args.orders,
-        seed=args.seed,
+        seed=args.data_seed,
         rate_limit_per_minute=args.rate_limit,
         webhook_secret=args.webhook_secret,
     )
@@ -57,6 +60,7 @@ async def serve(args: argparse.Namespace, on_started: Callable[[FakeLoopServer],
         for spec in args.fault:
             server.faults.inject_spec(spec)
         first = server.orders[0]
+        seeded = [server.seed_return() for _ in range(args.seed)]
         print(
             f"fake Loop API at {server.api_root}\n"
             f"  api key: {server.api_key}   e.g. order {first.name}, zip {first.zip}\n"
@@ -64,6 +68,15 @@ async def serve(args: argparse.Namespace, on_started: Callable[[FakeLoopServer],
             file=sys.stderr,
             flush=True,
         )
+        if seeded:
+            # On stdout, one id a line: `loop-async fake-server --seed 100 > ids.txt` is a bulk input.
+            print("return_id", *seeded, sep="\n", flush=True)
+            print(
+                f"  {len(seeded)} open returns created (ids on stdout); orders for draft returns: "
+                + ", ".join(f"{o.name} (zip {o.zip})" for o in server.orders[:3]),
+                file=sys.stderr,
+                flush=True,
+            )
         if on_started is not None:
             on_started(server)
         await asyncio.Event().wait()  # until cancelled (Ctrl-C)
@@ -77,7 +90,11 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
-        await serve(args)
+        try:
+            await serve(args)
+        except OSError as exc:
+            # e.g. the port is taken: one line, not a traceback.
+            raise _CannotListen(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +112,17 @@ def run(args: argparse.Namespace) -> int:
     request_logger.setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_until_signalled(args))
+    if args.seed < 0:
+        print("error: --seed must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve_until_signalled(args))
+    except _CannotListen as exc:
+        print(exc, "(choose another --port, or 0 for a free one)", file=sys.stderr)
+        return 2
     return 0
+
+
+class _CannotListen(Exception):
+    """The server could not start listening; its message is the whole report."""

@@ -89,7 +89,7 @@ class _Progress:
         if self.tty and now - self._last_draw >= 0.1:
             self._last_draw = now
             created = ret.created_at.date().isoformat() if ret.created_at else "?"
-            self.stream.write(f"\r{self.count} returns (at {created})")
+            self.stream.write(f"\r\x1b[K{self.count} returns (at {created})")  # ESC[K: clear the rest of the line
             self.stream.flush()
         elif not self.tty and self.count % 1000 == 0:
             self.stream.write(f"{self.count} returns...\n")
@@ -99,7 +99,7 @@ class _Progress:
         if not self.enabled:
             return
         elapsed = time.monotonic() - self.started
-        prefix = "\r" if self.tty else ""
+        prefix = "\r\x1b[K" if self.tty else ""  # a shorter line must not leave the end of the last one
         self.stream.write(f"{prefix}{self.count} returns in {elapsed:.1f} s\n")
         self.stream.flush()
 

@@ -55,14 +55,15 @@ def _now() -> str:
 async def _run_worker(args: argparse.Namespace) -> int:
     from temporalio.client import Client
 
-    from loop_async.temporal import EnvKeys, FileKeys, build_pool, create_worker
+    from loop_async.temporal import EnvKeys, FileKeys, build_pool, create_merchant_workers, create_worker
 
     keys = FileKeys(args.keys_file) if args.keys_file else EnvKeys(args.keys_env_prefix, args.merchant or None)
     try:
         pool = build_pool(
             keys,
             redis_url=args.redis,
-            rate_limit=args.rate,
+            # With a queue per merchant, Temporal paces each merchant's activities instead.
+            rate_limit=None if args.queue_per_merchant else args.rate,
             base_url=args.base_url,
             api_version=args.api_version,
             timeout=args.timeout,
@@ -80,9 +81,17 @@ async def _run_worker(args: argparse.Namespace) -> int:
         options: dict[str, Any] = {"graceful_shutdown_timeout": timedelta(seconds=args.grace)}
         if args.identity:
             options["identity"] = args.identity
+        if args.sticky_timeout:
+            # How long a workflow waits for this worker's cache before any worker takes it (a dead worker).
+            options["sticky_queue_schedule_to_start_timeout"] = timedelta(seconds=args.sticky_timeout)
         if args.max_concurrent_activities:
             options["max_concurrent_activities"] = args.max_concurrent_activities
-        async with create_worker(client, args.task_queue, pool, **options):
+        workers = [create_worker(client, args.task_queue, pool, **options)]
+        if args.queue_per_merchant:
+            workers += create_merchant_workers(client, args.task_queue, pool, per_minute=args.rate, **options)
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in workers:
+                await stack.enter_async_context(worker)
             print(
                 f"worker ready: task queue {args.task_queue!r} on {args.temporal}, merchants {', '.join(pool)}",
                 file=sys.stderr,
@@ -327,8 +336,16 @@ def register(subparsers: Any) -> None:
     )
     worker.add_argument("--merchant", action="append", help="a merchant whose key is in the environment (repeat)")
     worker.add_argument("--redis", metavar="URL", help="share each key's budget with every worker through Redis")
+    worker.add_argument(
+        "--queue-per-merchant",
+        action="store_true",
+        help="also poll a queue per merchant, paced by Temporal at --rate activities/min (queue_per_merchant jobs)",
+    )
     worker.add_argument("--identity", help="worker identity shown in workflow history (default: pid@host)")
     worker.add_argument("--max-concurrent-activities", type=int, default=0, help="activities at once (0: default)")
+    worker.add_argument(
+        "--sticky-timeout", type=float, default=0, help="seconds before another worker takes over a workflow (0: 10)"
+    )
     worker.add_argument("--grace", type=float, default=30.0, help="seconds to finish activities on SIGTERM")
     add_client_options(worker)
     worker.set_defaults(handler=_handle_worker)

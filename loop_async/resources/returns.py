@@ -325,11 +325,14 @@ class ReturnsResource:
         url = self._transport.url("warehouse", "return", "details")
         try:
             response = await self._transport.request("GET", url, params=params)
+        except NotFoundError as exc:
+            exc.looked_up = ", ".join(f"{name}={value}" for name, value in given.items())
+            raise
         except LoopAPIError as exc:
             # Loop says "no match" with status 200 and {"error": {...}}; the parser cannot tell
             # that from other 200 errors, but here it can only mean "not found".
             if type(exc) is LoopAPIError and 200 <= exc.status < 300:
-                raise NotFoundError(
+                missing = NotFoundError(
                     exc.message,
                     status=exc.status,
                     codes=exc.codes,
@@ -338,7 +341,9 @@ class ReturnsResource:
                     url=exc.url,
                     request_id=exc.request_id,
                     response=exc.response,
-                ) from exc
+                )
+                missing.looked_up = ", ".join(f"{name}={value}" for name, value in given.items())
+                raise missing from exc
             raise
         return structure(response.data, Return, what="return details")
 
