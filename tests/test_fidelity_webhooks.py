@@ -22,9 +22,14 @@ from aiohttp.test_utils import TestServer
 from loop_async import LoopClient
 from loop_async.errors import NotFoundError, UnprocessableEntityError
 from loop_async.models import (
+    Address,
     GiftcardEvent,
     LabelEvent,
+    LabelRequestEvent,
+    LabelRequestParcel,
+    LabelRequestProduct,
     LabelStatus,
+    Money,
     RestockEvent,
     RestockItem,
     ReturnEvent,
@@ -138,12 +143,40 @@ def test_giftcard_with_a_numeric_return_id_and_nulls() -> None:
     assert event.gift_card_bonus_credit == Decimal("1.00")
 
 
-def test_label_request_is_kept_raw() -> None:
+def test_label_request_issued_as_documented() -> None:
     event = parse_event(doc("webhook-label-request-issued.json"))
-    assert isinstance(event, UnknownWebhookEvent)
-    assert event.decode_error is None
+    assert isinstance(event, LabelRequestEvent)
     assert event.trigger is WebhookTrigger.LABEL_REQUEST_ISSUED
-    assert event.raw["addresses"]["origin"]["zip"] == "43215"
+    assert (event.id, event.return_id, event.shop_id) == ("5fc3126e-68c5-45f8-81b5-35e3d67027c2", 1001, 50)
+    assert event.created_at == datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)
+    assert event.addresses is not None
+    assert event.addresses.origin == Address(
+        name="Alice Returns",
+        company="Example Co.",
+        address1="123 Example Rd",
+        address2="Apt A",
+        city="Columbus",
+        state="Ohio",
+        zip="43215",
+        country="United States",
+        country_code="US",
+        phone="12345678901",
+    )
+    assert event.addresses.destination is not None
+    assert (event.addresses.destination.name, event.addresses.destination.address2) == (
+        "My Domestic Warehouse",
+        "Ste 100",
+    )
+    assert event.parcel == LabelRequestParcel(height=5, width=10.9, length=20.2, weight=65.9)
+    assert event.products == (
+        LabelRequestProduct(
+            name="Green T-Shirt",
+            sku="tshirt-g-2314-L",
+            hs_code="61051000",
+            country_of_origin="US",
+            price=Money(amount=100, currency="USD"),
+        ),
+    )
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from typing import Any, NewType, TypeAlias
 import attrs
 
 from loop_async.models._enum import OpenEnum
-from loop_async.models.common import DecimalMoney
+from loop_async.models.common import Address, DecimalMoney, Money
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import Return
 
@@ -27,6 +27,10 @@ __all__ = [
     "EVENT_TYPES",
     "GiftcardEvent",
     "LabelEvent",
+    "LabelRequestAddresses",
+    "LabelRequestEvent",
+    "LabelRequestParcel",
+    "LabelRequestProduct",
     "LabelStatus",
     "LooseInt",
     "RestockEvent",
@@ -188,6 +192,55 @@ class LabelEvent:
 
 
 @attrs.frozen(kw_only=True)
+class LabelRequestAddresses:
+    """Where a requested label ships from (the customer) and to (the destination)."""
+
+    origin: Address | None = None
+    destination: Address | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LabelRequestParcel:
+    """The parcel's dimensions and weight (Loop does not document the units)."""
+
+    height: float | None = None
+    width: float | None = None
+    length: float | None = None
+    weight: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LabelRequestProduct:
+    """A product in a requested label's parcel, for customs; ``price`` is in minor units."""
+
+    name: str | None = None
+    sku: str | None = None
+    hs_code: str | None = None
+    country_of_origin: str | None = None
+    price: Money | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LabelRequestEvent:
+    """Topic ``label.request`` (``label.request.issued``, ``label.request.cancelled``).
+
+    Loop asks a label provider for a shipping label: ``id`` is Loop's label request id (a
+    string, a UUID in Loop's example), ``return_id`` the return it is for.
+    """
+
+    topic: WebhookTopic
+    trigger: WebhookTrigger
+    id: str | None = None
+    return_id: LooseInt | None = None
+    shop_id: LooseInt | None = None
+    created_at: datetime | None = None
+    addresses: LabelRequestAddresses | None = None
+    parcel: LabelRequestParcel | None = None
+    products: tuple[LabelRequestProduct, ...] = ()
+    raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen(kw_only=True)
 class RestockItem:
     """One inventory adjustment of a ``restock`` event (Shopify's location, variant, inventory item).
 
@@ -279,7 +332,13 @@ class UnknownWebhookEvent:
 
 #: Any decoded webhook event.
 WebhookEvent: TypeAlias = (
-    ReturnEvent | ReturnProcessingEvent | LabelEvent | RestockEvent | GiftcardEvent | UnknownWebhookEvent
+    ReturnEvent
+    | ReturnProcessingEvent
+    | LabelEvent
+    | LabelRequestEvent
+    | RestockEvent
+    | GiftcardEvent
+    | UnknownWebhookEvent
 )
 
 #: The event class for each topic; any other topic decodes to :class:`UnknownWebhookEvent`.
@@ -287,6 +346,7 @@ EVENT_TYPES: Mapping[str, type[Any]] = {
     WebhookTopic.RETURN.value: ReturnEvent,
     WebhookTopic.RETURN_PROCESSING.value: ReturnProcessingEvent,
     WebhookTopic.LABEL.value: LabelEvent,
+    WebhookTopic.LABEL_REQUEST.value: LabelRequestEvent,
     WebhookTopic.RESTOCK.value: RestockEvent,
     WebhookTopic.GIFTCARD.value: GiftcardEvent,
 }
