@@ -362,8 +362,7 @@ class OutcomeUnknownError(LoopError):
         self.navigator = navigator
 
     def __str__(self) -> str:
-        where = f" ({self.method} {self.url})" if self.method and self.url else ""
-        return f"{self.message}{where}: {self.error}"
+        return f"{self.message}: {self.error}"  # the error names the request
 
 
 class PartialOutcomeError(LoopError):

@@ -82,7 +82,7 @@ class _NotesPage:
 
 def _unknown(action: str, return_id: int, url: URL, error: LoopError) -> OutcomeUnknownError:
     return OutcomeUnknownError(
-        f"{action} of return {return_id} may have taken effect; it was not sent again (check the return first)",
+        f"{action} of return {return_id}: the outcome is unknown and it was not sent again (check the return first)",
         error=error,
         method="POST",
         url=url,
