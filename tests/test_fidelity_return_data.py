@@ -24,7 +24,7 @@ from yarl import URL
 
 from loop_async import LoopClient
 from loop_async._convert import structure
-from loop_async.errors import NotFoundError, UnprocessableEntityError
+from loop_async.errors import LoopAPIError, NotFoundError, UnprocessableEntityError
 from loop_async.models import AsnRow, ReturnRefund, ReturnsPage, ReturnState
 from loop_async.testing import FakeLoopServer
 
@@ -315,3 +315,26 @@ async def server_post(server: FakeLoopServer, path: str) -> tuple[int, Any]:
         session.post(server.api_root / path) as response,
     ):
         return response.status, await response.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "Return 5 has already been cancelled."},
+        {"content": "Return 5 has already been cancelled."},
+        {"errors": {"message": "Return 5 has already been cancelled.", "code": "UNPROCESSABLE_RETURN"}},
+    ],
+)
+async def test_each_documented_200_refusal_shape_raises(body: dict[str, Any]) -> None:
+    """The three bodies Loop answers a refused action with, all with HTTP 200."""
+
+    async def cancel(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/warehouse/return/5/cancel", cancel)
+    async with TestServer(app) as srv, LoopClient("k", base_url=srv.make_url("/"), rate_limit=None) as loop:
+        with pytest.raises(LoopAPIError) as refused:
+            await loop.returns.cancel(5)
+    assert refused.value.status == 200
+    assert refused.value.message == "Return 5 has already been cancelled."
