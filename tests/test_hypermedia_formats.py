@@ -230,8 +230,13 @@ def test_hal_forms_property_constraints_are_read() -> None:
 def test_negotiated_format_follows_content_type_then_shape() -> None:
     fmt = NegotiatedFormat()
     hal_body = {"_links": {"self": {"href": "/x"}}}
-    assert isinstance(fmt.for_response({}, "application/prs.hal-forms+json; charset=utf-8"), HalFormsFormat)
+    assert isinstance(fmt.for_response(hal_body, "application/prs.hal-forms+json; charset=utf-8"), HalFormsFormat)
     assert isinstance(fmt.for_response(hal_body, "application/json"), HalFormsFormat)
+    both = {**hal_body, "links": []}  # both shapes: the content type decides
+    assert isinstance(fmt.for_response(both, "application/prs.hal-forms+json"), HalFormsFormat)
+    assert isinstance(fmt.for_response(both, "application/json"), LoopLinksFormat)
+    with pytest.raises(DecodeError, match=r"served as application/prs\.hal-forms"):
+        fmt.for_response({"draft_return": {}}, "application/prs.hal-forms+json")  # no links at all
     assert isinstance(fmt.for_response({"links": []}, "application/json"), LoopLinksFormat)
     assert isinstance(fmt.for_response({"links": []}, None), LoopLinksFormat)
     assert fmt.links(HAL)[0].rel == "add-returning-item"

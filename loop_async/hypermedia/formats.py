@@ -348,11 +348,12 @@ class FormatSelector(Protocol):
 class NegotiatedFormat:
     """Reads each response in the format it came in: the server decides, not a list of versions.
 
-    HAL-FORMS when the content type is ``application/prs.hal-forms+json`` (or HAL's
-    ``application/hal+json``), or, whatever the content type, when the body has ``_links`` or
-    ``_templates``; Loop's ``links[]`` when the body has ``links``. A body with none of them is
-    a :class:`DecodeError`: it would otherwise look like a terminal state with no links.
-    A navigator asks :meth:`for_response` once per response and follows with that format.
+    The shape decides: HAL-FORMS when the body has ``_links`` or ``_templates``, Loop's
+    ``links[]`` when it has ``links``; a body with both is read as its content type says
+    (``application/prs.hal-forms+json`` or HAL's ``application/hal+json``: HAL-FORMS). A body
+    with none of them is a :class:`DecodeError`, whatever its content type: it would otherwise
+    look like a terminal state with no links. A navigator asks :meth:`for_response` once per
+    response and follows with that format.
     """
 
     def __init__(self, hal_forms: LinkFormat | None = None, links: LinkFormat | None = None) -> None:
@@ -361,15 +362,18 @@ class NegotiatedFormat:
 
     def for_response(self, data: Any, content_type: str | None) -> LinkFormat:
         """The format of ``data`` (see the class doc)."""
-        if media_type(content_type) in (HAL_FORMS_MEDIA_TYPE, "application/hal+json"):
-            return self.hal_forms
+        said_hal = media_type(content_type) in (HAL_FORMS_MEDIA_TYPE, "application/hal+json")
         if isinstance(data, Mapping):
-            if "_links" in data or "_templates" in data:
+            hal_shape = "_links" in data or "_templates" in data
+            if hal_shape and "links" in data:
+                return self.hal_forms if said_hal else self.links_format
+            if hal_shape:
                 return self.hal_forms
             if "links" in data:
                 return self.links_format
-        kind = type(data).__name__ if not isinstance(data, Mapping) else f"keys {sorted(data)[:8]}"
-        raise DecodeError(f"no links in a known format (links[] or HAL-FORMS _links/_templates): {kind}")
+        kind = f"keys {sorted(data)[:8]}" if isinstance(data, Mapping) else type(data).__name__
+        served = f" (served as {media_type(content_type)})" if content_type else ""
+        raise DecodeError(f"no links in a known format (links[] or HAL-FORMS _links/_templates){served}: {kind}")
 
     def links(self, data: Any) -> tuple[Link, ...]:
         """The links of ``data``, in the format its shape shows."""
