@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from loop_async import LoopClient
-from loop_async._outcome import OutcomeKind
+from loop_async._outcome import OutcomeKind, classify
 from loop_async.errors import (
     AuthenticationError,
     FieldValidationError,
     LoopTimeoutError,
+    PartialOutcomeError,
     PermissionDeniedError,
     ServerError,
     TransportError,
@@ -286,3 +287,24 @@ async def test_the_key_is_in_no_batch_error_or_repr() -> None:
             result = await loop.dispositions.assess([{"line_item_id": 74, "outcome": "donate"}])
     (batch,) = result.unknown
     assert secret not in repr(result) and secret not in str(batch.error) and secret not in repr(batch.error)
+
+
+async def test_raise_for_outcome_lets_the_one_rule_classify_the_call(loop: LoopClient, server: FakeLoopServer) -> None:
+    line_items = received_line_items(server, 40)
+    items = [{"line_item_id": i, "outcome": "donate"} for i in line_items]
+    (await loop.dispositions.assess(items[:1])).raise_for_outcome()  # all applied: no error
+
+    server.faults.inject("status", route="POST /dispositioning/assess", status=422)
+    partial = await loop.dispositions.assess(items)
+    with pytest.raises(PartialOutcomeError) as info:
+        partial.raise_for_outcome()
+    assert classify(info.value) is OutcomeKind.PARTIAL
+    assert [d.line_item_id for d in info.value.done] == line_items[30:]  # type: ignore[attr-defined]
+
+    server.faults.inject("status", route="POST /dispositioning/assess", status=422)
+    server.faults.inject("status", route="POST /dispositioning/assess", status=500)
+    neither = await loop.dispositions.assess(items)
+    assert [b.outcome for b in neither.batches] == ["failed", "unknown"]
+    with pytest.raises(ServerError) as none_applied:
+        neither.raise_for_outcome()  # the unknown batch's error wins: a retry could repeat it
+    assert classify(none_applied.value) is OutcomeKind.UNKNOWN

@@ -26,7 +26,7 @@ from yarl import URL
 
 from loop_async._convert import structure
 from loop_async._outcome import OutcomeKind, classify
-from loop_async.errors import LoopError
+from loop_async.errors import LoopError, PartialOutcomeError
 from loop_async.models.warehouse import ConditionCategory, Disposition, DispositionOutcome, Grade
 from loop_async.resources._validate import Problems
 from loop_async.transport import Transport
@@ -161,6 +161,28 @@ class BatchResult(Generic[In, Out]):
     def unknown(self) -> tuple[Batch[In, Out], ...]:
         """Batches that may have been applied (timeout after sending, a 5xx): check before re-sending."""
         return self.with_outcome(OutcomeKind.UNKNOWN)
+
+    def raise_for_outcome(self) -> None:
+        """Raise unless every batch was applied, so that the one outcome rule classifies the call.
+
+        Some batches applied and others not: :class:`~loop_async.errors.PartialOutcomeError`
+        (``done`` is the applied items' echo, ``error`` a failure of the rest). None applied: the
+        error of an ``unknown`` batch if there is one (it may have been applied), else of the
+        first ``failed`` one.
+        """
+        bad = [batch for batch in self.batches if batch.outcome is not OutcomeKind.OK]
+        if not bad:
+            return
+        worst = next((b for b in bad if b.outcome is OutcomeKind.UNKNOWN), bad[0])
+        assert worst.error is not None
+        if len(bad) < len(self.batches):
+            applied = len(self.batches) - len(bad)
+            raise PartialOutcomeError(
+                f"{applied} of {len(self.batches)} batches applied, {len(bad)} not (see each batch)",
+                done=self.results,
+                error=worst.error,
+            )
+        raise worst.error
 
 
 def _timestamp(problems: Problems, name: str, value: object) -> None:
