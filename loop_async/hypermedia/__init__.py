@@ -21,7 +21,7 @@ from loop_async.hypermedia.formats import (
     repeat_query,
 )
 from loop_async.hypermedia.linkset import LinkSet
-from loop_async.hypermedia.navigator import Navigator, TransitionObserver, writer_lock
+from loop_async.hypermedia.navigator import Navigator, TransitionObserver
 from loop_async.hypermedia.options import parse_options, resolve_options
 from loop_async.hypermedia.recorder import TransitionRecorder, generalise_rel
 from loop_async.hypermedia.validation import check_value, check_values, validate_values
@@ -57,5 +57,4 @@ __all__ = [
     "repeat_query",
     "resolve_options",
     "validate_values",
-    "writer_lock",
 ]

@@ -39,7 +39,7 @@ from loop_async.transport import Response, Transport
 if TYPE_CHECKING:
     from loop_async.hypermedia.drive import DriveResult, Policy
 
-__all__ = ["Navigator", "TransitionObserver", "writer_lock"]
+__all__ = ["Navigator", "TransitionObserver"]
 
 logger = logging.getLogger("loop_async.hypermedia")
 
@@ -106,11 +106,6 @@ def _key_state(transport: Transport, key: Hashable) -> _KeyState:
     if state is None:
         state = per_key[key] = _KeyState()
     return state
-
-
-def writer_lock(transport: Transport, key: Hashable) -> asyncio.Lock:
-    """The lock shared by every navigator of ``key`` on ``transport`` (one writer per key)."""
-    return _key_state(transport, key).lock
 
 
 class TransitionObserver(Protocol):
