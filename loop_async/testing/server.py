@@ -196,7 +196,8 @@ class FakeLoopServer:
     calls :meth:`release_processing`), and only if the return is still open and unflagged by
     then (otherwise it is dropped with a ``return.processing.failed`` webhook); drafts expire
     ``draft_ttl`` after creation by ``clock`` (a callable returning an aware datetime; the wall
-    clock by default).
+    clock by default); ``hal_forms_targets`` serves HAL-FORMS in the spec's shape (each href in
+    its template's ``target``) instead of Loop's (each href in ``_links[rel]``).
     """
 
     def __init__(
