@@ -565,8 +565,12 @@ def error_class_for_status(status: int | None) -> type[LoopAPIError]:
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``word``, if one is close enough to be a likely typo.
 
-    Only a typo (similarity 0.8 or more): a looser match would offer another action, such as
-    ``cancel-draft-return`` for a missing ``submit-draft-return``.
+    A typo, not another action: the leading words (the verbs, ``submit`` in
+    ``submit-draft-return``) must be close too, so ``cancel-draft-return`` is never offered for
+    a missing ``submit-draft-return``.
     """
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.8)
-    return matches[0] if matches else None
+    verb = word.split("-", 1)[0]
+    for match in difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6):
+        if difflib.SequenceMatcher(None, verb, match.split("-", 1)[0]).ratio() >= 0.6:
+            return match
+    return None
