@@ -229,13 +229,26 @@ def _draft_effects(server: FakeLoopServer, draft_id: int) -> int:
     return sum(n for (route, key), n in server.side_effects.items() if key == draft_id and route[:1] in "PD")
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("target", DRAFT_TARGETS)
-async def test_navigator_actions_never_repeat_or_misreport(target: str, mode: str) -> None:
+NAVIGATOR_CASES = [
+    *((target, mode, "v1") for target in DRAFT_TARGETS for mode in MODES),
+    # HAL-FORMS: the same rule, judged by the format's own state (the fast modes suffice).
+    *((target, mode, "2026-10") for target in DRAFT_TARGETS for mode in ("act_then_drop", "volatile_context")),
+]
+
+
+@pytest.mark.parametrize(("target", "mode", "api_version"), NAVIGATOR_CASES)
+async def test_navigator_actions_never_repeat_or_misreport(target: str, mode: str, api_version: str) -> None:
     tally: Tally = Counter()
     async with (
         FakeLoopServer(orders=3) as server,
-        LoopClient(server.api_key, base_url=server.url, rate_limit=None, timeout=TIMEOUT, reconcile=SETTLE) as loop,
+        LoopClient(
+            server.api_key,
+            base_url=server.url,
+            api_version=api_version,
+            rate_limit=None,
+            timeout=TIMEOUT,
+            reconcile=SETTLE,
+        ) as loop,
     ):
         nav = await _reach(loop, server, target)
         draft_id = nav.resource.draft_return.id
