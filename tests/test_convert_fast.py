@@ -8,6 +8,7 @@ stores); the detailed converter still goes through cattrs' own hooks and the cla
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import pickle
@@ -260,3 +261,14 @@ def test_vocabulary_strings_are_shared_between_decodes() -> None:
     assert totals_a.return_total is not None and totals_b.return_total is not None
     assert totals_a.return_total.currency is totals_b.return_total.currency
     assert first == second  # interning changes identity only
+
+
+async def test_parsed_json_is_kept_for_the_current_step_only(scripted: ScriptedServer, client: LoopClient) -> None:
+    scripted.answer(DRAFT, reference(), times=2)
+    read_now = await client.draft_returns.get(12345)
+    assert read_now._resource._parsed == reference()  # this step: the transport's parse, not a second one
+    assert read_now.resource == structure(reference(), DraftReturnResponse)
+    held = await client.draft_returns.get(12345)
+    await asyncio.sleep(0)  # one event-loop step: the parsed JSON is let go, only the body bytes stay
+    assert held._resource._parsed is _UNDECODED
+    assert held.resource == read_now.resource  # decoded from the body instead

@@ -48,22 +48,38 @@ _UNDECODED: Any = object()
 
 
 class _Lazy:
-    """A state's resource, decoded on first access from the response's body (or the plain data)."""
+    """A state's resource, decoded on first access from the response's body (or the plain data).
 
-    __slots__ = ("_decode", "_source", "_value")
+    The parsed JSON of a response is kept until the end of the current event-loop step only:
+    a caller that reads ``resource`` right after the call returns decodes it without parsing
+    the body again, and a navigator held across an ``await`` (a pending flow) holds the bytes.
+    """
 
-    def __init__(self, decode: Callable[[Any], Any], source: Any) -> None:
+    __slots__ = ("_decode", "_parsed", "_source", "_value")
+
+    def __init__(self, decode: Callable[[Any], Any], source: Any, parsed: Any = _UNDECODED) -> None:
         self._decode: Callable[[Any], Any] | None = decode
         self._source = source
+        self._parsed = parsed
         self._value: Any = _UNDECODED
+        if parsed is not _UNDECODED:
+            try:
+                asyncio.get_running_loop().call_soon(self.release)
+            except RuntimeError:  # no loop running: nothing to wait for
+                self._parsed = _UNDECODED
+
+    def release(self) -> None:
+        self._parsed = _UNDECODED
 
     def get(self) -> Any:
         if self._value is _UNDECODED:
-            source = self._source
-            data = source.data if isinstance(source, Response) else source
+            data = self._parsed
+            if data is _UNDECODED:
+                source = self._source
+                data = source.data if isinstance(source, Response) else source
             assert self._decode is not None
             self._value = self._decode(data)  # a DecodeError leaves it undecoded: raised again next time
-            self._decode = self._source = None  # the navigator keeps the body; this needs neither now
+            self._decode = self._source = self._parsed = None  # the navigator keeps the body; this needs neither
         return self._value
 
 
@@ -160,7 +176,10 @@ class Navigator(Generic[T]):
         # Only the links (and errors) now: a step that never reads the resource never pays for
         # its decode. ``resource`` decodes on first access (same DecodeError as an eager decode),
         # once for this state and every copy of it (``with_identity``, ``with_observer``).
-        self._resource = _Lazy(decode, self._response if self._response is not None else data)
+        if self._response is not None:
+            self._resource = _Lazy(decode, self._response, data)
+        else:
+            self._resource = _Lazy(decode, data)
         # A format that reads several (NegotiatedFormat) names the one of this response.
         if _selects(format):
             content_type = data_or_response.headers.get("Content-Type") if self._response is not None else None
