@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.harness import CaseResult, Config, Target, median
+from benchmarks.harness import CaseResult, Config, Target, median, spread
 from benchmarks.servers import PAYLOAD_PATH
 from loop_async import _json
 from loop_async._convert import structure
@@ -32,15 +32,15 @@ def _sample(fn: Callable[[], Any], number: int) -> float:
     return (time.perf_counter() - start) / number * 1e6
 
 
-def time_per_call(candidates: dict[str, Callable[[], Any]], number: int, reps: int) -> dict[str, float]:
-    """Median µs per call of each candidate; samples interleaved so machine noise hits all alike."""
+def time_per_call(candidates: dict[str, Callable[[], Any]], number: int, reps: int) -> dict[str, list[float]]:
+    """µs per call of each candidate, one sample per repetition; samples interleaved so noise hits all alike."""
     for fn in candidates.values():
         _sample(fn, max(10, number // 10))  # warm-up
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(reps):
         for name, fn in candidates.items():
             samples[name].append(_sample(fn, number))
-    return {name: median(values) for name, values in samples.items()}
+    return samples
 
 
 def run_decode(cfg: Config) -> CaseResult:
@@ -54,29 +54,26 @@ def run_decode(cfg: Config) -> CaseResult:
         "SDK decode (loads + structure)": lambda: structure(_json.loads(body), DraftReturnResponse),
     }
     reps = max(cfg.reps * 3, 5)
-    timings = time_per_call(candidates, cfg.decode_number, reps)
-    base = timings["orjson.loads"]
+    samples = time_per_call(candidates, cfg.decode_number, reps)
+    timings = {name: median(values) for name, values in samples.items()}
     result = CaseResult(
         "decode",
         f"2. Decode cost (reference payload, {len(body)} bytes)",
-        ["decoder", "us_per_decode", "x_orjson_loads", "x_json_loads"],
+        ["decoder", "us_per_decode", "x_orjson_loads", "x_orjson_spread", "x_json_loads"],
     )
     for name, us in timings.items():
+        # Paired per repetition: each sample against the orjson sample taken next to it.
+        ratios = [a / b for a, b in zip(samples[name], samples["orjson.loads"], strict=True)]
         result.rows.append(
             {
                 "decoder": name,
                 "us_per_decode": round(us, 2),
-                "x_orjson_loads": round(us / base, 2),
+                "x_orjson_loads": round(median(ratios), 2),
+                "x_orjson_spread": spread(ratios),
                 "x_json_loads": round(us / timings["json.loads"], 2),
             }
         )
-    result.targets.append(
-        Target(
-            "SDK decode / orjson.loads",
-            round(timings["SDK decode (loads + structure)"] / base, 2),
-            DECODE_TARGET,
-            False,
-        )
-    )
+    sdk = next(row for row in result.rows if row["decoder"] == "SDK decode (loads + structure)")
+    result.targets.append(Target("SDK decode / orjson.loads", sdk["x_orjson_loads"], DECODE_TARGET, False))
     result.notes.append(f"{cfg.decode_number} decodes per sample, median of {reps} samples, after a warm-up.")
     return result
