@@ -137,7 +137,8 @@ def run_memory(cfg: Config) -> CaseResult:
         result.targets.append(Target(name, round(row["growth_mb"] * scale, 1), MEMORY_TARGET_MB, False))
     result.notes.append(
         f"{CONCURRENCY} requests on the wire at most (the client's max_concurrency), the rest queued in the "
-        "client; each flow holds its navigator (response bytes, parsed JSON and decoded model). "
+        "client; each flow holds its navigator (the body bytes, the decoded links, and the decoded draft: "
+        "draft_returns.create() reads the draft's id from the resource). "
         "For the tracemalloc row, growth_mb is the tracemalloc peak (its baseline is 0: started after warm-up)."
     )
     return result
