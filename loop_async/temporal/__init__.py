@@ -16,11 +16,12 @@ from loop_async.temporal._types import (
     DraftResult,
     ErrorInfo,
     ItemResult,
+    merchant_queue,
 )
 from loop_async.temporal.activities import RETURN_ACTIONS, LoopActivities
 from loop_async.temporal.keys import CallableKeys, EnvKeys, FileKeys, KeyProvider
 from loop_async.temporal.policies import DEFAULT_POLICIES, DraftPolicy, Wait, auto_policy, require_signal
-from loop_async.temporal.worker import WORKFLOWS, build_pool, create_worker
+from loop_async.temporal.worker import WORKFLOWS, build_pool, create_merchant_workers, create_worker
 from loop_async.temporal.workflows import BulkWorkflow, DraftReturnWorkflow
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "Wait",
     "auto_policy",
     "build_pool",
+    "create_merchant_workers",
     "create_worker",
+    "merchant_queue",
     "require_signal",
 ]

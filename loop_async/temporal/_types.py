@@ -26,6 +26,7 @@ __all__ = [
     "DraftStepOutcome",
     "ErrorInfo",
     "ItemResult",
+    "merchant_queue",
 ]
 
 #: The outcome kinds (the values of :class:`loop_async._outcome.OutcomeKind`).
@@ -81,7 +82,9 @@ class BulkJobInput:
 
     ``activity_task_queue`` sends the activities to another queue than the workflow's;
     ``start_to_close_seconds`` bounds one attempt (rate-limit wait included);
-    ``heartbeat_seconds`` is how soon a dead worker's items are given up (as ``unknown``).
+    ``heartbeat_seconds`` is how soon a dead worker's items are given up (as ``unknown``);
+    ``queue_per_merchant`` sends each merchant's activities to its own queue
+    (:func:`merchant_queue`), for Temporal's task-queue rate limits instead of the Redis limiter.
     """
 
     action: str
@@ -90,6 +93,12 @@ class BulkJobInput:
     activity_task_queue: str | None = None
     start_to_close_seconds: float = 300.0
     heartbeat_seconds: float = 10.0
+    queue_per_merchant: bool = False
+
+
+def merchant_queue(task_queue: str, merchant: str) -> str:
+    """The task queue of ``merchant``'s activities when a job has ``queue_per_merchant``."""
+    return f"{task_queue}/merchant/{merchant}"
 
 
 @dataclass(frozen=True)

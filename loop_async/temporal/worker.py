@@ -17,12 +17,13 @@ from temporalio.worker import Worker
 
 from loop_async.pool import ClientPool
 from loop_async.ratelimit import RateLimiter
+from loop_async.temporal._types import merchant_queue
 from loop_async.temporal.activities import LoopActivities
 from loop_async.temporal.keys import KeyProvider, resolve_keys
 from loop_async.temporal.policies import DraftPolicy
 from loop_async.temporal.workflows import BulkWorkflow, DraftReturnWorkflow
 
-__all__ = ["WORKFLOWS", "build_pool", "create_worker", "redis_bucket"]
+__all__ = ["WORKFLOWS", "build_pool", "create_merchant_workers", "create_worker", "redis_bucket"]
 
 WORKFLOWS = (BulkWorkflow, DraftReturnWorkflow)
 
@@ -75,6 +76,9 @@ def create_worker(
     The caller closes ``pool`` after the worker has shut down.
     """
     activities = LoopActivities(pool, policies=policies, heartbeat_every=heartbeat_every)
+    # Eager dispatch would run a job's activities on the worker that runs its workflow: off, so
+    # every worker on the queue shares them.
+    worker_options.setdefault("disable_eager_activity_execution", True)
     return Worker(
         client,
         task_queue=task_queue,
@@ -82,3 +86,32 @@ def create_worker(
         activities=activities.all(),
         **worker_options,
     )
+
+
+def create_merchant_workers(
+    client: Client,
+    task_queue: str,
+    pool: ClientPool,
+    *,
+    per_minute: float,
+    heartbeat_every: float = 1.0,
+    **worker_options: Any,
+) -> list[Worker]:
+    """One activity-only worker per merchant of ``pool``, on :func:`~._types.merchant_queue`.
+
+    For jobs with ``queue_per_merchant``: Temporal's server then dispatches at most
+    ``per_minute`` activities a minute from each merchant's queue, across every worker that
+    polls it (``max_task_queue_activities_per_second``). That bounds *activities*, not requests:
+    see the README ("Per-key rate across workers") for why the Redis limiter is the default.
+    """
+    activities = LoopActivities(pool, heartbeat_every=heartbeat_every)
+    return [
+        Worker(
+            client,
+            task_queue=merchant_queue(task_queue, merchant),
+            activities=activities.all(),
+            max_task_queue_activities_per_second=per_minute / 60,
+            **worker_options,
+        )
+        for merchant in pool
+    ]

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         DraftStepOutcome,
         ErrorInfo,
         ItemResult,
+        merchant_queue,
     )
 
 __all__ = ["ONCE", "READ_RETRY", "BulkWorkflow", "DraftReturnWorkflow"]
@@ -96,13 +97,16 @@ class BulkWorkflow:
     async def _one(self, job: BulkJobInput, index: int, item: BulkItem) -> ItemResult:
         if self._stopping:
             return self._finish(index, item, FAILED, _STOPPED)
+        queue = job.activity_task_queue
+        if job.queue_per_merchant:
+            queue = merchant_queue(queue or workflow.info().task_queue, item.merchant)
         self._in_flight += 1
         try:
             outcome = await workflow.execute_activity(
                 "loop-async.return-action",
                 ActionInput(job.action, item.merchant, item.return_id, item.reason, item.text, item.line_item_ids),
                 result_type=ActionOutcome,
-                task_queue=job.activity_task_queue,
+                task_queue=queue,
                 start_to_close_timeout=timedelta(seconds=job.start_to_close_seconds),
                 heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds),
                 retry_policy=ONCE,
