@@ -72,7 +72,7 @@ def profile_decode() -> str:
 
 
 def _category(filename: str) -> str:
-    if "cattrs" in filename or "<attrs generated" in filename:
+    if "cattrs" in filename or "<attrs generated" in filename or "<loop_async structure" in filename:
         return "decoded models"
     if filename.endswith("_json.py"):
         return "parsed JSON (and the strings models share with it)"
