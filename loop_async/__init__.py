@@ -6,6 +6,8 @@ Start with :class:`LoopClient`; errors are in :mod:`loop_async.errors`, models i
 
 from __future__ import annotations
 
+from loop_async import _logs
+from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, RetryEvent
 from loop_async._outcome import OutcomeKind, ReconcilePolicy
 from loop_async._version import __version__
 from loop_async.client import LoopClient
@@ -51,8 +53,10 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "DecodeError",
+    "ErrorEvent",
     "FieldProblem",
     "FieldValidationError",
+    "Hooks",
     "LimiterState",
     "LoopAPIError",
     "LoopClient",
@@ -72,8 +76,11 @@ __all__ = [
     "ReconcilePolicy",
     "RedirectError",
     "RelNotAvailableError",
+    "RequestEvent",
     "Response",
+    "ResponseEvent",
     "ResponseTooLargeError",
+    "RetryEvent",
     "RetryPolicy",
     "ReturnsUnavailableError",
     "ServerError",
@@ -86,3 +93,5 @@ __all__ = [
     "capture_responses",
     "verify_signature",
 ]
+
+_logs.setup_from_env()  # LOOP_LOG=debug|info: logging on without code

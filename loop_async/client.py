@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from loop_async._hooks import Hooks
 from loop_async._outcome import ReconcilePolicy
 from loop_async._version import __version__
 from loop_async.errors import FieldProblem, FieldValidationError
@@ -58,6 +59,8 @@ def _validate_options(
     hal_forms: object = False,
     acquire_timeout: float | None = None,
     reconcile: object = None,
+    hooks: object = None,
+    own_session_hooks: bool = False,
 ) -> None:
     """Check every option at once, so one error names all the bad ones (a wrong type too)."""
     problems = []
@@ -95,6 +98,10 @@ def _validate_options(
         problems.append(FieldProblem("retry_policy", f"must be a RetryPolicy, got {type(retry_policy).__name__}"))
     if reconcile is not None and not isinstance(reconcile, ReconcilePolicy):
         problems.append(FieldProblem("reconcile", f"must be a ReconcilePolicy, got {type(reconcile).__name__}"))
+    if hooks is not None and not isinstance(hooks, Hooks):
+        problems.append(FieldProblem("hooks", f"must be a loop_async.Hooks, got {type(hooks).__name__}"))
+    if own_session_hooks:
+        problems.append(FieldProblem("session", "with your own session, set trace_configs and middlewares on it"))
     if problems:
         raise FieldValidationError(problems, action="LoopClient")
 
@@ -123,8 +130,11 @@ class LoopClient:
     :class:`~loop_async.errors.RateLimiterTimeoutError`, nothing sent); ``max_response_bytes``;
     ``reconcile`` (a :class:`~loop_async.ReconcilePolicy`: how a draft-return action whose
     outcome is uncertain is settled; it is never re-sent unless that policy says so);
-    ``hal_forms`` (ask for HAL-FORMS in ``Accept``: draft returns on ``v1``/``2026-07`` then
-    answer in HAL-FORMS, and their list needs it; ``2026-10`` and later always do).
+    ``hooks`` (:class:`~loop_async.Hooks`: callbacks around every call, e.g.
+    :func:`loop_async.otel.tracing_hooks`); ``trace_configs`` and ``middlewares`` (aiohttp's,
+    passed to the session the client creates); ``hal_forms`` (ask for HAL-FORMS in ``Accept``:
+    draft returns on ``v1``/``2026-07`` then answer in HAL-FORMS, and their list needs it;
+    ``2026-10`` and later always do).
 
     Resources: :attr:`returns`, :attr:`draft_returns`, :attr:`webhooks`; warehouse and support:
     :attr:`dispositions`, :attr:`orders`, :attr:`happy_returns`, :attr:`destinations`,
@@ -148,6 +158,9 @@ class LoopClient:
         reconcile: ReconcilePolicy | None = None,
         hal_forms: bool = False,
         acquire_timeout: float | None = None,
+        hooks: Hooks | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        middlewares: Sequence[Any] = (),
     ) -> None:
         if api_key is None:
             api_key = os.environ.get(API_KEY_ENV, "").strip()
@@ -175,7 +188,10 @@ class LoopClient:
             hal_forms=hal_forms,
             acquire_timeout=acquire_timeout,
             reconcile=reconcile,
+            hooks=hooks,
+            own_session_hooks=session is not None and bool(trace_configs or middlewares),
         )
+
         api_root = base.with_path(base.path.rstrip("/") + "/api/" + api_version.strip("/"))
         rate_limiter = build_limiter(rate_limit, rate_limiter)
         client_timeout = timeout if isinstance(timeout, aiohttp.ClientTimeout) else aiohttp.ClientTimeout(total=timeout)
@@ -190,6 +206,9 @@ class LoopClient:
             max_response_bytes=max_response_bytes,
             user_agent=USER_AGENT,
             session=session,
+            hooks=hooks,
+            trace_configs=trace_configs,
+            middlewares=middlewares,
             reconcile=reconcile or ReconcilePolicy(),
             accept=HAL_FORMS_ACCEPT if hal_forms else "application/json",
             # The limiter wait is bounded too: by default as long as one attempt may take.

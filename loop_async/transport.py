@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from loop_async import _json
+from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, RetryEvent
 from loop_async._outcome import SAFE_METHODS, ReconcilePolicy, is_idempotent, status_may_have_acted
 from loop_async._protocol import ParsedError, build_api_error, parse_error_body, request_id_from
 from loop_async.errors import (
@@ -142,6 +144,9 @@ def _restore_response(
         elapsed=elapsed,
     )
 
+
+#: The tag of the call in progress in this task (log lines and hook events carry it).
+_call_tag: contextvars.ContextVar[str] = contextvars.ContextVar("loop_async_call_tag", default="-")
 
 _captured: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar("loop_async_captured", default=None)
 
@@ -273,6 +278,9 @@ class Transport:
         reconcile: ReconcilePolicy = ReconcilePolicy(),  # noqa: B008 - frozen, shared safely
         accept: str = "application/json",
         acquire_timeout: float | None = None,
+        hooks: Hooks | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        middlewares: Sequence[Any] = (),
     ) -> None:
         self.api_root = api_root
         self.origin = api_root.origin()
@@ -292,6 +300,10 @@ class Transport:
         self.reconcile = reconcile
         #: The ``Accept`` header of every request (the client's ``hal_forms`` option adds HAL-FORMS).
         self.accept = accept
+        #: Callbacks around every call (the client's ``hooks``), or ``None``.
+        self.hooks = hooks
+        self._trace_configs = list(trace_configs)
+        self._middlewares = tuple(middlewares)
         self._closed = False
         self.requests_sent = 0
         self.retries = 0
@@ -304,7 +316,13 @@ class Transport:
         if self._session is None:
             # Created lazily so that it binds to the running event loop.
             connector = aiohttp.TCPConnector(limit=self.max_concurrency, limit_per_host=self.max_concurrency)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=False)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self.timeout,
+                trust_env=False,
+                trace_configs=self._trace_configs or None,
+                middlewares=self._middlewares,  # the caller's; the key is added innermost (_OnTheWire)
+            )
         return self._session
 
     @property
@@ -371,11 +389,21 @@ class Transport:
             if json is not NO_BODY:
                 raise FieldValidationError([FieldProblem("form", "give a JSON body or a form body, not both")])
             json = _FormBody(urlencode(list(form.items()) if isinstance(form, Mapping) else list(form)).encode())
+        tag = os.urandom(3).hex()  # names this call in every log line and hook event of it
+        token = _call_tag.set(tag)
         try:
-            return await self._request(method, url, params=params, json=json, retry_unsafe=retry_unsafe)
-        except (TransportError, LoopAPIError, DecodeError, UnsafeLinkError) as error:
-            self._scrub_error(error)
+            response = await self._request(method, url, params=params, json=json, retry_unsafe=retry_unsafe)
+        except BaseException as error:
+            if isinstance(error, TransportError | LoopAPIError | DecodeError | UnsafeLinkError):
+                self._scrub_error(error)
+            if self.hooks is not None:
+                self.hooks.emit("on_error", ErrorEvent(tag=tag, method=method.upper(), url=url, error=error))
             raise
+        finally:
+            _call_tag.reset(token)
+        if self.hooks is not None:
+            self.hooks.emit("on_response", ResponseEvent(tag=tag, method=response.method, url=url, response=response))
+        return response
 
     async def _request(
         self,
@@ -396,9 +424,12 @@ class Transport:
         retries = 0
         replayed = False  # an earlier attempt may have acted (see LoopAPIError.replayed)
         started = time.monotonic()
+        tag = _call_tag.get()
         while True:
             attempt_no = retries + 1
             failure: _AttemptFailed | None = None
+            if self.hooks is not None:
+                self.hooks.emit("on_request", RequestEvent(tag=tag, method=method, url=url, attempt=attempt_no))
             try:
                 response = await self._send_following_redirects(method, url, body, attempt_no, started)
             except _AttemptFailed as failed:
@@ -413,10 +444,19 @@ class Transport:
                 if not decision.retry:
                     error.attempts = attempt_no
                     error.hint = _give_up_hint(method, error, attempt_no)
-                    logger.debug("%s %s: %s; %s", method, url, error.message, decision.reason)
+                    # Not retrying an unsafe request that may have acted is a decision worth seeing.
+                    level = (
+                        logging.INFO if error.request_sent is not False and not is_idempotent(method) else logging.DEBUG
+                    )
+                    logger.log(
+                        level, "[%s #%d] %s %s: %s; %s", tag, attempt_no, method, url, error.message, decision.reason
+                    )
                     raise error
                 replayed = replayed or failure.outcome is Outcome.MAYBE_SENT
-                logger.debug("%s %s: %s; retrying (%s)", method, url, error.message, decision.reason)
+                logger.debug(
+                    "[%s #%d] %s %s: %s; retrying (%s)", tag, attempt_no, method, url, error.message, decision.reason
+                )
+                status: int | None = None
             else:
                 if response.status < 400:
                     if self.limiter is not None:
@@ -434,11 +474,37 @@ class Transport:
                     retry_unsafe=retry_unsafe,
                 )
                 if not decision.retry:
+                    if status_may_have_acted(response.status) and not is_idempotent(method):
+                        logger.info(
+                            "[%s #%d] %s %s -> %d; %s", tag, attempt_no, method, url, response.status, decision.reason
+                        )
                     api_error = self._api_error(self._record(response), parse_error_body(response.data), retry_after)
                     api_error.replayed = replayed
                     raise api_error
                 replayed = replayed or status_may_have_acted(response.status)
-                logger.debug("%s %s -> %d; retrying (%s)", method, url, response.status, decision.reason)
+                logger.debug(
+                    "[%s #%d] %s %s -> %d; retrying (%s)",
+                    tag,
+                    attempt_no,
+                    method,
+                    url,
+                    response.status,
+                    decision.reason,
+                )
+                status = response.status
+            if self.hooks is not None:
+                self.hooks.emit(
+                    "on_retry",
+                    RetryEvent(
+                        tag=tag,
+                        method=method,
+                        url=url,
+                        attempt=attempt_no,
+                        delay=decision.delay,
+                        reason=decision.reason,
+                        status=status,
+                    ),
+                )
             retries += 1
             self.retries += 1
             await asyncio.sleep(decision.delay)
@@ -562,7 +628,9 @@ class Transport:
             self._scrub_error(failure.error)
             raise failure  # outside ``except``: no chain to aiohttp's exception (see request())
         elapsed = time.monotonic() - sent_at
-        logger.debug("%s %s -> %d in %.1f ms (attempt %d)", method, url, status, elapsed * 1000, attempt_no)
+        logger.debug(
+            "[%s #%d] %s %s -> %d in %.1f ms", _call_tag.get(), attempt_no, method, url, status, elapsed * 1000
+        )
         # The server may echo the key (``key sk_live_... is invalid``): nothing we keep holds it.
         content = self._secret.scrub_bytes(content)
         if any(self._secret.scrub(value) != value for value in resp_headers.values()):
