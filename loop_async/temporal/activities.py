@@ -26,7 +26,13 @@ from temporalio import activity
 from loop_async._convert import unstructure
 from loop_async._outcome import OutcomeKind, classify
 from loop_async.client import LoopClient
-from loop_async.errors import FieldValidationError, LoopAPIError, OutcomeUnknownError, RelNotAvailableError
+from loop_async.errors import (
+    FieldValidationError,
+    LoopAPIError,
+    OutcomeUnknownError,
+    PartialOutcomeError,
+    RelNotAvailableError,
+)
 from loop_async.hypermedia import Choose, Navigator, Stop
 from loop_async.hypermedia.navigator import maybe_await
 from loop_async.models.draft_returns import DraftReturnResponse
@@ -90,9 +96,10 @@ def error_info(error: BaseException) -> ErrorInfo:
     """What history records of an error: type, code and a bounded message (the SDK keeps keys out of it).
 
     ``code`` and ``status`` come from Loop's answer, also when it is wrapped (an
-    :class:`~loop_async.errors.OutcomeUnknownError` around a 500).
+    :class:`~loop_async.errors.OutcomeUnknownError` around a 500, a
+    :class:`~loop_async.errors.PartialOutcomeError` around the part that failed).
     """
-    answer = error.error if isinstance(error, OutcomeUnknownError) else error
+    answer = error.error if isinstance(error, OutcomeUnknownError | PartialOutcomeError) else error
     status = answer.status if isinstance(answer, LoopAPIError) else None
     code = (answer.code or f"HTTP {answer.status}") if isinstance(answer, LoopAPIError) else type(answer).__name__
     return ErrorInfo(type=type(error).__name__, code=code, message=str(error)[:_MESSAGE_MAX], status=status)
