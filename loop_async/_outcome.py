@@ -134,7 +134,7 @@ def is_uncertain(method: str, error: BaseException) -> bool:
 
 @attrs.frozen(kw_only=True)
 class ReconcilePolicy:
-    """How a navigator settles an uncertain follow (see the README, "What happens when Loop doesn't answer").
+    """How a navigator settles an uncertain follow (the rule and its limits: ``docs/reliability.md``).
 
     After an unsafe follow whose outcome is uncertain, the navigator re-reads the resource up
     to ``reads`` times, ``interval`` seconds apart, and reports *took effect* as soon as the

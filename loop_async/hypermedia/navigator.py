@@ -10,8 +10,8 @@ uncertain (:func:`loop_async._outcome.is_uncertain`) is never re-sent: it is rec
 re-reading the resource under that lock (:class:`~loop_async._outcome.ReconcilePolicy`) and
 comparing the resource's own state (:func:`~loop_async.hypermedia.formats.own_state`, and the
 rels offered) with the last known state; a change is *took effect*, no change raises
-:class:`~loop_async.errors.OutcomeUnknownError`. The README's "What happens when Loop doesn't
-answer" explains the rule and its limits.
+:class:`~loop_async.errors.OutcomeUnknownError`. The guide "What happens when Loop doesn't
+answer" (``docs/reliability.md``) explains the rule and its limits.
 """
 
 from __future__ import annotations

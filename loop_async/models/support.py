@@ -2,7 +2,7 @@
 
 Shapes follow Loop's reference pages (``ENDPOINTS.md``, "Warehouse and support endpoints").
 The per-item eligibility fields past ``id``, ``external_id`` and ``eligible`` are not
-documented: ``ineligibility_code`` is a guess (see the README's fidelity table).
+documented: ``ineligibility_code`` is a guess (see the fidelity table, ``docs/fidelity.md``).
 """
 
 from __future__ import annotations

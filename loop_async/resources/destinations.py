@@ -1,7 +1,7 @@
 """Destinations: where returns are shipped (``loop.destinations``: list, get, create, update, delete).
 
 Documented only by a third-party spec: the scope (Returns), the update answer (the
-destination) and the delete answer (no body) are guesses, listed in the README's fidelity table.
+destination) and the delete answer (no body) are guesses, listed in the fidelity table (``docs/fidelity.md``).
 ``create`` is not idempotent and is never re-sent on an uncertain outcome; ``update`` (PUT)
 and ``delete`` are, and the transport may retry them.
 """

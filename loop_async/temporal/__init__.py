@@ -1,6 +1,6 @@
 """Bulk jobs and draft-return flows as Temporal workflows (extra ``temporal``: ``pip install 'loop-async[temporal]'``).
 
-Nothing else in the SDK imports this package. See the README section "Beyond one machine".
+Nothing else in the SDK imports this package. See the Temporal guide, ``docs/temporal.md``.
 """
 
 from __future__ import annotations

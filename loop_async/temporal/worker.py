@@ -102,7 +102,7 @@ def create_merchant_workers(
     For jobs with ``queue_per_merchant``: Temporal's server then dispatches at most
     ``per_minute`` activities a minute from each merchant's queue, across every worker that
     polls it (``max_task_queue_activities_per_second``). That bounds *activities*, not requests:
-    see the README ("Per-key rate across workers") for why the Redis limiter is the default.
+    see ``docs/temporal.md`` ("Per-key rate across workers") for why the Redis limiter is the default.
     """
     activities = LoopActivities(pool, heartbeat_every=heartbeat_every)
     return [

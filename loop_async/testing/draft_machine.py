@@ -444,7 +444,7 @@ class DraftMachine:
         return ("gift", "exchange") if draft.is_gift else CREDIT_TYPES
 
     def totals(self, draft: FakeDraft) -> Totals:
-        """Totals in minor units, recomputed from the draft (see the README for the rules)."""
+        """Totals in minor units, recomputed from the draft (the rules: ``docs/testing.md``, "Draft returns")."""
         cur = draft.order.currency
         return_total = sum(item.line_item.price for item in draft.returning_items)
         new_item_total = 0

@@ -10,7 +10,7 @@ blocklisted one makes every item ineligible with the code ``blocked``, a guess).
 destinations are seeded; :meth:`Warehouse.seed_shipment` builds one from returns and
 :meth:`Warehouse.process_shipment` delivers the signed ``shipment.processed`` webhook.
 Error shapes are Loop's (:mod:`._shapes`); shapes Loop does not document are guesses, listed
-in the README's fidelity table.
+in the fidelity table (``docs/fidelity.md``).
 """
 
 from __future__ import annotations
