@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 
 pytest.importorskip("temporalio", reason="temporalio (the 'temporal' extra) is not installed")
 
+from aiohttp import web
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
@@ -309,3 +311,51 @@ def test_cli_worker_refuses_a_missing_key_before_connecting(capsys: pytest.Captu
     argv = ["worker", "--temporal", "127.0.0.1:9", "--merchant", "acme", "--keys-env-prefix", "NO_SUCH_PREFIX_"]
     assert main(argv) == 2
     assert "NO_SUCH_PREFIX_ACME" in capsys.readouterr().err
+
+
+class MeteredServer(FakeLoopServer):
+    """Records, per key, the most POSTs being handled at once (each held ``hold`` seconds)."""
+
+    def __init__(self, hold: float, **options: Any) -> None:
+        super().__init__(**options)
+        self.hold = hold
+        self.now: Counter[str] = Counter()
+        self.most: Counter[str] = Counter()
+
+    def make_app(self) -> web.Application:
+        app = super().make_app()
+
+        @web.middleware
+        async def meter(request: web.Request, handler: Any) -> web.StreamResponse:
+            if request.method != "POST":
+                return await handler(request)  # type: ignore[no-any-return]
+            key = request.headers["X-Authorization"]
+            self.now[key] += 1
+            self.most[key] = max(self.most[key], self.now[key])
+            try:
+                await asyncio.sleep(self.hold)  # a slow Loop: lanes overlap
+                return await handler(request)  # type: ignore[no-any-return]
+            finally:
+                self.now[key] -= 1
+
+        app.middlewares.append(meter)
+        return app
+
+
+async def test_bulk_keeps_at_most_concurrency_items_in_flight_per_merchant(client: Client, queue: str) -> None:
+    async with MeteredServer(0.3, api_keys=dict.fromkeys(KEYS.values(), ALL_SCOPES), orders=12) as server:
+        items = [BulkItem(merchant, server.seed_return(), text="n") for merchant in KEYS for _ in range(8)]
+        pool = build_pool(KEYS, rate_limit=None, base_url=server.url, timeout=5)
+        async with pool, create_worker(client, queue, pool):
+            handle = await client.start_workflow(
+                "loop-async.bulk",
+                BulkJobInput("note", items, concurrency=3),
+                id=f"bounded-{queue}",
+                task_queue=queue,
+                result_type=BulkJobResult,
+            )
+            result = await handle.result()
+    assert {r.kind for r in result.results} == {"ok"}
+    assert set(server.most) == set(KEYS.values())
+    assert all(most <= 3 for most in server.most.values())  # never more than the bound, for any merchant
+    assert max(server.most.values()) == 3  # and it is reached: the lanes do run side by side
