@@ -171,14 +171,20 @@ def _model_hook(cls: type[Any], conv: cattrs.Converter) -> Callable[[Any, Any], 
 _MISSING: Any = object()
 _SCALARS = (int, str, bool)
 # Vocabulary strings: the same few values in every answer (rels, methods, field names, currency
-# codes). Interned, every held model and link shares one copy instead of one per parse.
+# codes, a shop's reasons and return methods). Interned, every held model and link shares one
+# copy instead of one per parse.
 _INTERNED: Mapping[str, frozenset[str]] = {
     "Link": frozenset({"rel", "method", "description", "prompt", "content_type"}),
     "Field": frozenset({"name", "description", "prompt_field", "value_field", "regex"}),
     "Money": frozenset({"currency"}),
     "DraftReturn": frozenset({"currency", "language", "selected_return_method"}),
     "Order": frozenset({"currency"}),
-    "CartItem": frozenset({"price_currency_code"}),
+    "CartItem": frozenset({"price_currency_code", "product_type"}),
+    "CartProduct": frozenset({"product_type"}),
+    "ReturnReason": frozenset({"name"}),
+    "ChildReturnReason": frozenset({"name"}),
+    "ReturnMethod": frozenset({"name", "carrier"}),
+    "ReturnPolicy": frozenset({"name"}),
 }
 _generating: set[type[Any]] = set()  # classes whose function is being written (for self-reference)
 
