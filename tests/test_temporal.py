@@ -359,3 +359,33 @@ async def test_bulk_keeps_at_most_concurrency_items_in_flight_per_merchant(clien
     assert set(server.most) == set(KEYS.values())
     assert all(most <= 3 for most in server.most.values())  # never more than the bound, for any merchant
     assert max(server.most.values()) == 3  # and it is reached: the lanes do run side by side
+
+
+async def test_cli_bulk_records_a_terminated_runs_items_unknown_and_never_resubmits_them(
+    client: Client,
+    server: FakeLoopServer,
+    queue: str,
+    worker: None,
+    temporal_address: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from loop_async._cli.temporal import run_bulk
+
+    ids = [server.seed_return() for _ in range(3)]
+    source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"
+    source.write_text("return_id\n" + "".join(f"{rid}\n" for rid in ids))
+    wid = f"cli-terminated-{queue}"
+    # An earlier run of the command, killed by an operator before it finished (here: before any
+    # worker took it): the CLI cannot know which of its items were sent.
+    items = [BulkItem("acme", rid, line=n) for n, rid in enumerate(ids, start=2)]
+    handle = await client.start_workflow(
+        "loop-async.bulk", BulkJobInput("close", items), id=wid, task_queue=queue + "-nobody"
+    )
+    await handle.terminate("operator")
+    argv = ["bulk", "close", "-i", str(source), "-o", str(output), "--workflow-id", wid]
+    argv += ["--temporal", temporal_address, "--task-queue", queue, "--merchant", "acme"]
+    assert await asyncio.to_thread(run_bulk, bulk_args(argv)) == 1
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert sorted(line["return_id"] for line in lines) == sorted(ids)
+    assert {(line["status"], line["error"]["code"]) for line in lines} == {("unknown", "workflow-ended")}
+    assert all(server.side_effects[("close", rid)] == 0 for rid in ids)  # and nothing was submitted again

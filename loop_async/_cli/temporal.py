@@ -38,6 +38,7 @@ __all__ = ["add_bulk_options", "register", "run_bulk"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TASK_QUEUE = "loop-async"
+_QUERY = timedelta(seconds=10)  # a query needs a worker; without one, say so instead of hanging
 
 
 def _temporal_missing() -> int:
@@ -177,12 +178,12 @@ def _line(action: str, result: Any, row_args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _run_bulk(args: argparse.Namespace) -> int:
-    from temporalio.client import Client, WorkflowExecutionStatus
+    from temporalio.client import Client, WorkflowFailureError, WorkflowQueryFailedError
     from temporalio.common import WorkflowIDConflictPolicy
     from temporalio.service import RPCError, RPCStatusCode
 
     from loop_async._cli import bulk as local
-    from loop_async.temporal import BulkItem, BulkJobInput, BulkJobResult, BulkProgress, ItemResult
+    from loop_async.temporal import BulkItem, BulkJobInput, BulkJobResult, BulkProgress, ErrorInfo, ItemResult
 
     action: str = args.action
     source, output = Path(args.input), Path(args.output)
@@ -225,8 +226,19 @@ async def _run_bulk(args: argparse.Namespace) -> int:
         handle_out.write(json.dumps(_line(action, result, row.args() if row is not None else {})) + "\n")
         handle_out.flush()
 
+    async def items_of(handle: Any) -> list[BulkItem]:
+        """The items a run was started with (its first history event's input)."""
+        history = await handle.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        [job] = await client.data_converter.decode(started.input.payloads, [BulkJobInput])
+        return list(job.items)
+
     async def follow(workflow_id: str) -> None:
-        """Write the workflow's outcomes as they come, with progress lines, until it ends."""
+        """Write the workflow's outcomes as they come, with progress lines, until it ends.
+
+        A run that ended without a result (terminated, failed, timed out) may have sent any of
+        its items that have no outcome: they are written ``unknown``, never submitted again.
+        """
         handle = client.get_workflow_handle(workflow_id, result_type=BulkJobResult)
         seen = 0
         last_progress = ""
@@ -234,11 +246,19 @@ async def _run_bulk(args: argparse.Namespace) -> int:
         try:
             while True:
                 finished = result_task.done()
-                batch = await handle.query("outcomes", seen, result_type=list[ItemResult])
+                try:
+                    batch = await handle.query("outcomes", seen, result_type=list[ItemResult], rpc_timeout=_QUERY)
+                    progress = await handle.query("progress", result_type=BulkProgress, rpc_timeout=_QUERY)
+                except (RPCError, WorkflowQueryFailedError):
+                    # A run that cannot be queried may have closed: then its result (or its end) says the rest.
+                    with contextlib.suppress(asyncio.TimeoutError, WorkflowFailureError):
+                        await asyncio.wait_for(asyncio.shield(result_task), timeout=_QUERY.total_seconds())
+                    if result_task.done():
+                        break
+                    raise
                 for result in batch:
                     write(result)
                 seen += len(batch)
-                progress = await handle.query("progress", result_type=BulkProgress)
                 line = (
                     f"progress: done={progress.done} total={progress.total} ok={progress.ok} "
                     f"failed={progress.failed} unknown={progress.unknown} in_flight={progress.in_flight}"
@@ -248,9 +268,19 @@ async def _run_bulk(args: argparse.Namespace) -> int:
                     last_progress = line
                 if finished and not batch:
                     break
-                with contextlib.suppress(asyncio.TimeoutError):
+                with contextlib.suppress(asyncio.TimeoutError, WorkflowFailureError):
                     await asyncio.wait_for(asyncio.shield(result_task), timeout=args.progress_interval or 1.0)
-            for result in result_task.result().results:
+            try:
+                final = result_task.result()
+            except WorkflowFailureError as exc:
+                print(f"workflow {workflow_id} ended without a result: {exc.cause or exc}", file=sys.stderr)
+                ended = ErrorInfo(
+                    "WorkflowEnded", "workflow-ended", "the workflow ended while this item may have been in flight"
+                )
+                for item in await items_of(handle):
+                    write(ItemResult(-1, item.merchant, item.return_id, item.line, "unknown", ended))
+                return
+            for result in final.results:
                 write(result)
         finally:
             if not result_task.done():
@@ -268,9 +298,9 @@ async def _run_bulk(args: argparse.Namespace) -> int:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
                 break
-            if description.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-                print(f"attaching to {workflow_id} ({description.status.name.lower()})", file=sys.stderr)
-                await follow(workflow_id)
+            status = description.status.name.lower() if description.status is not None else "unknown"
+            print(f"attaching to {workflow_id} ({status})", file=sys.stderr)
+            await follow(workflow_id)
             run += 1
         rows = [row for row in rows if local.row_key(action, row.line, row.return_id) not in done]
         if rows:
