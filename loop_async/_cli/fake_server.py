@@ -107,20 +107,23 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: --fault {spec!r}: {exc}", file=sys.stderr)
             return 2
-    # Each request is logged at INFO whatever the global verbosity: that is this command's output.
-    request_logger = logging.getLogger("loop_async.testing")
-    request_logger.setLevel(logging.INFO)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s")
     if args.seed < 0:
         print("error: --seed must be 0 or more", file=sys.stderr)
         return 2
+    # Each request is logged at INFO whatever the global verbosity: that is this command's output.
+    request_logger = logging.getLogger("loop_async.testing")
+    level = request_logger.level
+    request_logger.setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s")
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve_until_signalled(args))
     except _CannotListen as exc:
         print(exc, "(choose another --port, or 0 for a free one)", file=sys.stderr)
         return 2
+    finally:
+        request_logger.setLevel(level)  # in-process callers (tests) get their logging back
     return 0
 
 
