@@ -21,6 +21,7 @@ from loop_async import (
     LoopError,
     RateLimiterTimeoutError,
     RateLimiterUnavailableError,
+    RetryPolicy,
     TokenBucketLimiter,
     TransportError,
 )
@@ -359,13 +360,21 @@ async def test_a_run_against_a_sliding_window_limit_gets_no_429() -> None:
     """The fake server enforces 30 per 2-s window; the client is configured at exactly that rate.
 
     Pacing at exactly the limit lands request 31 on the window's edge, where any jitter turns
-    it into a 429; the margin keeps every request inside the budget. Counts only, no timings.
+    it into a 429; pacing a margin under it keeps every request inside the budget. The margin is
+    scaled to the short window: the default 2 % leaves 1.2 s of slack in Loop's 60-s window but
+    only 41 ms in a 2-s one, less than a busy CI machine's scheduling jitter; 10 % leaves 0.22 s.
+    Counts only, no timings.
     """
     count = 75  # two and a half windows
     async with FakeLoopServer(orders=3, rate_limit_per_minute=30, rate_limit_window=2.0) as server:
         ids = [server.seed_return() for _ in range(count)]
-        limiter = TokenBucketLimiter(30 * 30, window=2.0)  # 30 per 2 s = 900 per minute
-        async with LoopClient(server.api_key, base_url=server.url, rate_limiter=limiter) as loop:
+        limiter = TokenBucketLimiter(30 * 30, margin=0.1, window=2.0)  # 30 per 2 s = 900 per minute
+        async with LoopClient(
+            server.api_key,
+            base_url=server.url,
+            rate_limiter=limiter,
+            retry_policy=RetryPolicy(rate_limit_window=2.0),  # a 429 would wait out this window, not 60 s
+        ) as loop:
             await asyncio.gather(*(loop.returns.process(rid) for rid in ids))
             stats = loop.stats
     statuses = [r.status for r in server.request_log if r.route == PROCESS]
