@@ -260,7 +260,7 @@ async def test_queued_waiters_see_a_pause_set_by_another_process(
     await here.acquire()
     waiter = asyncio.create_task(here.acquire())  # sleeps ~0.5 s for the next slot
     await slept.wait()
-    there.observe(429, 1.5)  # the other worker is told Retry-After: 1.5
+    there.observe(429, 2.5)  # the other worker is told Retry-After: 2.5
     await there.fetch_state()
     await waiter
     # On waking the waiter asked again and was sent back to sleep out the pause; it did not go
