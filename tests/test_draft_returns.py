@@ -22,6 +22,7 @@ from loop_async.errors import (
 from loop_async.hypermedia import Choose, Link, Navigator, Stop, TransitionRecorder
 from loop_async.models import Address, DraftReturnResponse, DraftReturnState
 from loop_async.testing import FakeLoopServer
+from tests._draft_values import easy_reason, values_from_metadata
 
 REASON = "set-returning-item-return-reason"
 DRAFT = "/api/v1/draft-returns/{draft_id}"
@@ -51,23 +52,7 @@ async def start(loop: LoopClient, server: FakeLoopServer) -> Navigator[DraftRetu
     return await loop.draft_returns.create(order.name, order.zip)
 
 
-def easy_reason(nav: Navigator[DraftReturnResponse]) -> int:
-    """A reason that needs no comment, read from the draft's context."""
-    assert nav.resource.context is not None
-    return next(r.id for r in nav.resource.context.return_reasons if not r.requires_comment)
-
-
-def loop_policy(nav: Navigator[DraftReturnResponse], link: Link) -> dict[str, Any]:
-    """Values from field metadata and the draft's context; knows rels only by their fields."""
-    values: dict[str, Any] = {}
-    for f in link.fields:
-        if not f.is_required:
-            continue
-        if f.name == "return_reason_id":
-            values[f.name] = easy_reason(nav)
-        elif f.allowed_values:
-            values[f.name] = f.allowed_values[0]
-    return values
+loop_policy = values_from_metadata
 
 
 async def test_full_flow_by_rel_to_submitted(loop: LoopClient, server: FakeLoopServer) -> None:

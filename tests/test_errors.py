@@ -141,7 +141,6 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "NotFoundError": lambda: _api(errors_module.NotFoundError, 404),
     "ConflictError": lambda: _api(errors_module.ConflictError, 409),
     "UnprocessableEntityError": lambda: _api(errors_module.UnprocessableEntityError, 422),
-    "ReturnsUnavailableError": lambda: _api(errors_module.ReturnsUnavailableError, 422),
     "RateLimitError": lambda: RateLimitError("slow down", status=429, retry_after=4.5, codes=["RL"], request_id="r"),
     "ServerError": lambda: _api(ServerError, 503),
     "OutcomeUnknownError": _outcome_unknown,

@@ -46,6 +46,7 @@ from loop_async.hypermedia import Link, Navigator, Stop
 from loop_async.models import DraftReturnResponse
 from loop_async.pool import ClientPool
 from loop_async.testing import FakeLoopServer
+from tests._draft_values import values_from_metadata
 
 MODES = ("slow_after_read", "act_then_drop", "drop_before_read", "late_effect", "volatile_context")
 TIMEOUT = 0.25  # the client's per-attempt timeout
@@ -182,21 +183,6 @@ async def test_return_actions_never_repeat_or_misreport(action: str, mode: str) 
     assert tally[f"{mode}:unknown"] == len(ids)  # no mode gives the client a certain answer
 
 
-def _policy(nav: Navigator[DraftReturnResponse], link: Link) -> dict[str, Any]:
-    """Values from field metadata and the draft's context only."""
-    values: dict[str, Any] = {}
-    for f in link.fields:
-        if not f.is_required:
-            continue
-        if f.name == "return_reason_id" and nav.resource.context is not None:
-            values[f.name] = next(r.id for r in nav.resource.context.return_reasons if not r.requires_comment)
-        elif f.allowed_values:
-            values[f.name] = f.allowed_values[0]
-        elif "email" in f.name:
-            values[f.name] = "jane@example.com"
-    return values
-
-
 DRAFT_TARGETS = (
     "add-returning-item",
     "remove-returning-item",
@@ -217,7 +203,7 @@ async def _reach(loop: LoopClient, server: FakeLoopServer, target: str) -> Navig
     nav = await loop.draft_returns.create(order.name, order.zip)
 
     def policy(n: Navigator[DraftReturnResponse], link: Link) -> Any:
-        return Stop() if any(rel.startswith(target) for rel in n.rels) else _policy(n, link)
+        return Stop() if any(rel.startswith(target) for rel in n.rels) else values_from_metadata(n, link)
 
     if not any(rel.startswith(target) for rel in nav.rels):
         nav = (await nav.drive(policy)).navigator
@@ -255,7 +241,7 @@ async def test_navigator_actions_never_repeat_or_misreport(target: str, mode: st
         link = next(link for link in nav.links if link.rel.startswith(target))
         before = _draft_effects(server, draft_id)
         _inject(server, mode, "GET /draft-returns/{draft_id}")
-        outcome, after = await _attempt(nav.follow_link(link, _policy(nav, link)))
+        outcome, after = await _attempt(nav.follow_link(link, values_from_metadata(nav, link)))
         if outcome == "unknown":
             assert isinstance(after, OutcomeUnknownError)
             assert after.navigator is None or isinstance(after.navigator, Navigator)

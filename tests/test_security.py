@@ -48,12 +48,12 @@ from loop_async import (
     UnprocessableEntityError,
     UnsafeLinkError,
 )
-from loop_async.hypermedia import Navigator
-from loop_async.models import DraftReturnResponse, Field, Link
+from loop_async.models import Field, Link
 from loop_async.models.enums import FieldType
 from loop_async.testing import FakeLoopServer
 from loop_async.testing.server import ALL_SCOPES, SCOPE_ORDERS
 from loop_async.webhooks import WebhookRouter, webhook_handler
+from tests._draft_values import values_from_metadata
 from tests.scripted import Recorded, scripted_server
 
 KEY = "sk_live_SECRET-7f3a9c1e5b2d"
@@ -134,20 +134,6 @@ class Errors:
         self.caught.append(info.value)
 
 
-def easy_values(nav: Navigator[DraftReturnResponse], link: Link) -> dict[str, Any]:
-    """Values for a draft link, read from its field metadata and the draft's context."""
-    values: dict[str, Any] = {}
-    for field in link.fields:
-        if not field.is_required:
-            continue
-        if field.name == "return_reason_id":
-            assert nav.resource.context is not None
-            values[field.name] = next(r.id for r in nav.resource.context.return_reasons if not r.requires_comment)
-        elif field.allowed_values:
-            values[field.name] = field.allowed_values[0]
-    return values
-
-
 async def exercise_everything(server: FakeLoopServer, errors: Errors, webhook_url: str) -> list[str]:
     """Successes, retries, every error kind, navigator follows and webhooks; returns reprs to scan."""
     reprs: list[str] = []
@@ -210,7 +196,7 @@ async def exercise_everything(server: FakeLoopServer, errors: Errors, webhook_ur
         reprs += [repr(nav), repr(nav.resource)]
         while not nav.can("submit-draft-return"):
             link = nav.required[0]
-            nav = await nav.follow_link(link, easy_values(nav, link))
+            nav = await nav.follow_link(link, values_from_metadata(nav, link))
         assert nav.resource.context is not None
         variants = [v for p in nav.resource.context.cart_products for v in p.variants]
         several = attrs.evolve(
