@@ -389,3 +389,30 @@ async def test_cli_bulk_records_a_terminated_runs_items_unknown_and_never_resubm
     assert sorted(line["return_id"] for line in lines) == sorted(ids)
     assert {(line["status"], line["error"]["code"]) for line in lines} == {("unknown", "workflow-ended")}
     assert all(server.side_effects[("close", rid)] == 0 for rid in ids)  # and nothing was submitted again
+
+
+async def test_draft_flow_ends_on_a_refused_read_or_a_broken_policy(
+    client: Client, server: FakeLoopServer, queue: str
+) -> None:
+    def broken(nav: Any, link: Any, signals: frozenset[str]) -> Any:
+        raise ZeroDivisionError("oops")
+
+    pool = build_pool(KEYS, rate_limit=None, base_url=server.url, timeout=5)
+    async with pool, create_worker(client, queue, pool, policies={"broken": broken}):
+        missing = await client.execute_workflow(
+            "loop-async.draft-return",
+            DraftInput("acme", draft_id=424242),
+            id=f"draft-missing-{queue}",
+            task_queue=queue,
+            result_type=DraftResult,
+        )
+        order = server.orders[2]
+        stopped = await client.execute_workflow(
+            "loop-async.draft-return",
+            DraftInput("acme", policy="broken", order_name=order.name, secondary_input=order.zip),
+            id=f"draft-broken-{queue}",
+            task_queue=queue,
+            result_type=DraftResult,
+        )
+    assert missing.outcome == "failed" and "424242" in missing.reason  # a 404 is an answer, not retried
+    assert stopped.outcome == "stopped" and "ZeroDivisionError" in stopped.reason and stopped.steps == []

@@ -141,6 +141,7 @@ class DraftInput:
 
     When the policy says :class:`~loop_async.temporal.Wait`, the workflow sleeps durably for
     ``poll_seconds`` (or until a ``nudge`` signal) and asks again, for ``max_wait_seconds`` at most.
+    ``heartbeat_seconds``: how soon a dead worker's step is given up (as ``unknown``).
     """
 
     merchant: str
@@ -152,6 +153,7 @@ class DraftInput:
     poll_seconds: float = 60.0
     max_wait_seconds: float = 7 * 24 * 3600.0
     activity_task_queue: str | None = None
+    heartbeat_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -173,9 +175,10 @@ class DraftPlanInput:
 class DraftPlan:
     """The policy's answer for the draft's current state.
 
-    ``decision`` is ``follow`` (``rel`` with ``values``), ``wait``, ``stop``, ``terminal`` or
-    ``idle`` (links remain, none is required). ``fingerprint`` identifies the state the plan was
-    made for: the step is only sent if the draft is still in it.
+    ``decision`` is ``follow`` (``rel`` with ``values``), ``wait``, ``stop``, ``terminal``,
+    ``idle`` (links remain, none is required) or ``failed`` (Loop refused the read).
+    ``fingerprint`` identifies the state the plan was made for: the step is only sent if the
+    draft is still in it.
     """
 
     decision: str

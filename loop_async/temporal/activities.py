@@ -220,14 +220,24 @@ class LoopActivities:
 
     @activity.defn(name="loop-async.draft-plan")
     async def draft_plan(self, job: DraftPlanInput) -> DraftPlan:
-        """Read the draft and ask the policy what to do next (a read: Temporal retries it on error)."""
+        """Read the draft and ask the policy what to do next (a read: Temporal retries it on error).
+
+        A refusal that retrying cannot change (a 4xx, a policy that raises or answers what the
+        draft does not accept) is an answer (``failed`` or ``stop``), not an error.
+        """
         loop = self._client(job.merchant)
         if loop is None:
             return DraftPlan("stop", "", "", reason=self._no_merchant(job.merchant).message)
         policy = self.policies.get(job.policy)
         if policy is None:
             return DraftPlan("stop", "", "", reason=f"this worker has no draft policy named {job.policy!r}")
-        nav = await self._alive(loop.draft_returns.get(job.draft_id))
+        try:
+            nav = await self._alive(loop.draft_returns.get(job.draft_id))
+        except LoopAPIError as exc:
+            if exc.status < 500 and exc.status not in (408, 429):
+                # Loop refused the read (no such draft, no scope): asking again would not help.
+                return DraftPlan("failed", "", "", reason=str(exc)[:_MESSAGE_MAX])
+            raise  # anything else: Temporal retries the read with backoff
         state, mark = _state(nav), fingerprint(nav)
         return_id = nav.resource.draft_return.return_id
         if nav.is_terminal:
@@ -251,4 +261,7 @@ class LoopActivities:
         except (FieldValidationError, RelNotAvailableError, TypeError) as exc:
             # The policy's answer does not fit the draft: retrying would not change it.
             return DraftPlan("stop", state, mark, reason=f"policy {job.policy!r}: {exc}"[:_MESSAGE_MAX])
+        except Exception as exc:  # noqa: BLE001 - the policy's own bug: stop and say so, do not retry it forever
+            reason = f"policy {job.policy!r} raised {type(exc).__name__}: {exc}"[:_MESSAGE_MAX]
+            return DraftPlan("stop", state, mark, reason=reason)
         return DraftPlan("follow", state, mark, rel=link.rel, values=unstructure(payload))

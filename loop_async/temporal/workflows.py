@@ -49,9 +49,12 @@ __all__ = ["ONCE", "READ_RETRY", "BulkWorkflow", "DraftReturnWorkflow"]
 
 #: Unsafe activities: one attempt, whatever happens (Loop has no idempotency key).
 ONCE = RetryPolicy(maximum_attempts=1)
-#: Safe activities (reads): Temporal's retries with exponential backoff, without end.
+#: Safe activities (reads): Temporal's retries with exponential backoff.
 READ_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=30,  # about 25 minutes of an unreadable draft, then the flow ends failed
 )
 _STOPPED = ErrorInfo("Stopped", "stopped", "the job was stopped before this item was started; nothing was sent")
 
@@ -205,7 +208,7 @@ class DraftReturnWorkflow:
                     result_type=DraftStepOutcome,
                     task_queue=job.activity_task_queue,
                     start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=10),
+                    heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds),
                     retry_policy=ONCE,
                 )
             except ActivityError as exc:
@@ -219,16 +222,21 @@ class DraftReturnWorkflow:
         uncertain: tuple[str, str, ErrorInfo | None] | None = None  # (rel, fingerprint before, error)
         while True:
             self._status = "reading"
-            plan = await workflow.execute_activity(
-                "loop-async.draft-plan",
-                DraftPlanInput(job.merchant, draft_id, job.policy, tuple(self._signals)),
-                result_type=DraftPlan,
-                task_queue=job.activity_task_queue,
-                start_to_close_timeout=timedelta(minutes=2),
-                heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=READ_RETRY,
-            )
+            try:
+                plan = await workflow.execute_activity(
+                    "loop-async.draft-plan",
+                    DraftPlanInput(job.merchant, draft_id, job.policy, tuple(self._signals)),
+                    result_type=DraftPlan,
+                    task_queue=job.activity_task_queue,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds),
+                    retry_policy=READ_RETRY,
+                )
+            except ActivityError as exc:  # the reads kept failing: nothing was sent by them
+                return self._result(job, FAILED, error=_lost(exc), reason="the draft could not be read")
             self._state = plan.state or self._state
+            if plan.decision == "failed":
+                return self._result(job, FAILED, reason=plan.reason)
             if uncertain is not None and plan.fingerprint == uncertain[1]:
                 # The draft is where it was before a step whose outcome is unknown: it may still
                 # land, and Loop has no idempotency key. Never re-sent: a person decides.
@@ -259,7 +267,7 @@ class DraftReturnWorkflow:
                     result_type=DraftStepOutcome,
                     task_queue=job.activity_task_queue,
                     start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=10),
+                    heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds),
                     retry_policy=ONCE,
                 )
             except ActivityError as exc:
