@@ -259,14 +259,17 @@ async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
 
     ids = [server.seed_return() for _ in range(5)]
     source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"
-    source.write_text("return_id\n" + "".join(f"{rid}\n" for rid in ids))
+    merchants = ["acme", "", "globex", "acme", "globex"]  # an empty cell: --merchant's
+    source.write_text("return_id,merchant\n" + "".join(f"{rid},{m}\n" for rid, m in zip(ids, merchants, strict=True)))
     argv = ["bulk", "close", "-i", str(source), "-o", str(output), "--progress-interval", "0.2"]
     argv += ["--temporal", temporal_address, "--task-queue", queue, "--merchant", "acme"]
     assert await asyncio.to_thread(run_bulk, bulk_args(argv)) == 0
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert sorted(line["return_id"] for line in lines) == sorted(ids)
     assert {line["status"] for line in lines} == {"ok"}
-    assert {(line["action"], line["merchant"]) for line in lines} == {("close", "acme")}
+    by_id = {line["return_id"]: line["merchant"] for line in lines}
+    assert [by_id[rid] for rid in ids] == ["acme", "acme", "globex", "acme", "globex"]
+    assert {line["action"] for line in lines} == {"close"}
     assert sorted(line["line"] for line in lines) == [2, 3, 4, 5, 6]
     assert all(server.side_effects[("close", rid)] == 1 for rid in ids)
     # Run again: every row has its outcome (the finished workflow is read, nothing is submitted).

@@ -10,7 +10,8 @@ polling and lets the activities in flight finish (``--grace`` seconds).
 
 ``bulk ACTION --temporal HOST:PORT`` submits the job as a workflow instead of running it here,
 shows progress from the workflow's query and writes the same JSON-lines outcomes to
-``--output`` (plus ``merchant``). The workflow id is derived from the input, output and action
+``--output`` (plus ``merchant``). A ``merchant`` column (CSV) or key (JSON lines) names each
+row's merchant; ``--merchant`` is the default. The workflow id is derived from the input, output and action
 (or ``--workflow-id``): running the same command again re-attaches to the running workflow, or
 takes the finished one's outcomes, and never submits an item twice.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import datetime
 import hashlib
 import json
@@ -148,7 +150,9 @@ def add_bulk_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temporal", metavar="HOST:PORT", help="submit the job as a workflow to this Temporal server")
     group.add_argument("--namespace", default="default", help="Temporal namespace (default: %(default)s)")
     group.add_argument("--task-queue", default=DEFAULT_TASK_QUEUE, help="workers' task queue (default: %(default)s)")
-    group.add_argument("--merchant", default="default", help="the merchant (as the workers name it) of every row")
+    group.add_argument(
+        "--merchant", default="default", help="the merchant (as the workers name it) of rows without a merchant column"
+    )
     group.add_argument("--workflow-id", help="workflow id (default: derived from input, output and action)")
 
 
@@ -157,6 +161,25 @@ def _workflow_base_id(args: argparse.Namespace) -> str:
         return str(args.workflow_id)
     seed = f"{args.action}\0{Path(args.input).resolve()}\0{Path(args.output).resolve()}\0{args.merchant}"
     return f"loop-async-bulk-{args.action}-{hashlib.sha256(seed.encode()).hexdigest()[:16]}"
+
+
+def merchants_by_line(path: Path, fmt: str) -> dict[int, str]:
+    """The ``merchant`` column (CSV) or key (JSON lines) of each input line that has one."""
+    found: dict[int, str] = {}
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        if fmt == "csv":
+            reader = csv.DictReader(handle)
+            for record in reader:
+                data = {(k or "").strip().lower(): (v or "").strip() for k, v in record.items()}
+                if data.get("merchant"):
+                    found[reader.line_num] = data["merchant"]
+            return found
+        for number, text in enumerate(handle, start=1):
+            with contextlib.suppress(ValueError):
+                value = json.loads(text)
+                if isinstance(value, dict) and value.get("merchant"):
+                    found[number] = str(value["merchant"])
+    return found
 
 
 def _line(action: str, result: Any, row_args: dict[str, Any]) -> dict[str, Any]:
@@ -303,10 +326,11 @@ async def _run_bulk(args: argparse.Namespace) -> int:
             await follow(workflow_id)
             run += 1
         rows = [row for row in rows if local.row_key(action, row.line, row.return_id) not in done]
+        merchant_of = merchants_by_line(source, fmt) if rows else {}
         if rows:
             items = [
                 BulkItem(
-                    merchant=args.merchant,
+                    merchant=merchant_of.get(row.line, args.merchant),
                     return_id=row.return_id,
                     reason=row.reason or args.reason,
                     text=row.text or args.text,
