@@ -249,21 +249,26 @@ def bulk_args(argv: list[str]) -> Any:
 
 
 async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
+    client: Client,
     server: FakeLoopServer,
     queue: str,
     worker: None,
     temporal_address: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from loop_async._cli.temporal import run_bulk
+    from loop_async._cli.temporal import _workflow_base_id, run_bulk
 
     ids = [server.seed_return() for _ in range(5)]
     source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"
     merchants = ["acme", "", "globex", "acme", "globex"]  # an empty cell: --merchant's
     source.write_text("return_id,merchant\n" + "".join(f"{rid},{m}\n" for rid, m in zip(ids, merchants, strict=True)))
-    argv = ["bulk", "close", "-i", str(source), "-o", str(output), "--progress-interval", "0.2"]
+    argv = ["bulk", "close", "-i", str(source), "-o", str(output), "--progress-interval", "0.2", "--chunk", "2"]
     argv += ["--temporal", temporal_address, "--task-queue", queue, "--merchant", "acme"]
     assert await asyncio.to_thread(run_bulk, bulk_args(argv)) == 0
+    args = bulk_args(argv)
+    base = _workflow_base_id(args)
+    chunks = [await client.get_workflow_handle(wid).describe() for wid in (base, f"{base}-r1", f"{base}-r2")]
+    assert len(chunks) == 3  # five rows, two per workflow
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert sorted(line["return_id"] for line in lines) == sorted(ids)
     assert {line["status"] for line in lines} == {"ok"}

