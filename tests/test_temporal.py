@@ -424,3 +424,22 @@ async def test_draft_flow_ends_on_a_refused_read_or_a_broken_policy(
         )
     assert missing.outcome == "failed" and "424242" in missing.reason  # a 404 is an answer, not retried
     assert stopped.outcome == "stopped" and "ZeroDivisionError" in stopped.reason and stopped.steps == []
+
+
+async def test_draft_flow_ends_unknown_and_never_resends_a_step_whose_outcome_is_lost(
+    client: Client, server: FakeLoopServer, queue: str, worker: None
+) -> None:
+    finalize = "POST /draft-returns/{draft_id}/finalize-items"
+    server.faults.inject("drop_before_read", route=finalize, times=1)  # sent, then the connection drops
+    order = server.orders[3]
+    result = await client.execute_workflow(
+        "loop-async.draft-return",
+        DraftInput("acme", order_name=order.name, secondary_input=order.zip),
+        id=f"draft-lost-{queue}",
+        task_queue=queue,
+        result_type=DraftResult,
+    )
+    assert result.outcome == "unknown" and "finalize-items" in result.reason, result
+    assert result.steps[-1] == "finalize-items: unknown"
+    assert server.request_counts[f"POST /api/v1{finalize.split(' ', 1)[1]}"] == 1  # sent once, never again
+    assert result.draft_id is not None and server.drafts[result.draft_id].state == "created"
