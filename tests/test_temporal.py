@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -443,3 +444,31 @@ async def test_draft_flow_ends_unknown_and_never_resends_a_step_whose_outcome_is
     assert result.steps[-1] == "finalize-items: unknown"
     assert server.request_counts[f"POST /api/v1{finalize.split(' ', 1)[1]}"] == 1  # sent once, never again
     assert result.draft_id is not None and server.drafts[result.draft_id].state == "created"
+
+
+async def test_queue_per_merchant_sends_each_merchants_activities_to_its_own_paced_queue(
+    client: Client, server: FakeLoopServer, queue: str
+) -> None:
+    from loop_async.temporal import create_merchant_workers, merchant_queue
+
+    items = [BulkItem(merchant, server.seed_return(), text="n") for merchant in KEYS for _ in range(3)]
+    pool = build_pool(KEYS, rate_limit=None, base_url=server.url, timeout=5)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(pool)
+        for w in [create_worker(client, queue, pool), *create_merchant_workers(client, queue, pool, per_minute=600)]:
+            await stack.enter_async_context(w)
+        handle = await client.start_workflow(
+            "loop-async.bulk",
+            BulkJobInput("note", items, queue_per_merchant=True),
+            id=f"per-merchant-{queue}",
+            task_queue=queue,
+            result_type=BulkJobResult,
+        )
+        result = await handle.result()
+    assert {r.kind for r in result.results} == {"ok"}
+    queues = Counter(
+        event.activity_task_scheduled_event_attributes.task_queue.name
+        for event in (await handle.fetch_history()).events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    )
+    assert queues == {merchant_queue(queue, m): 3 for m in KEYS}
