@@ -118,8 +118,8 @@ class FaultInjector:
 
     async def settle(self) -> None:
         """Wait until every delayed effect has been applied."""
-        while self.effects:
-            await asyncio.gather(*list(self.effects), return_exceptions=True)
+        while pending := [task for task in self.effects if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def aclose(self) -> None:
         """Cancel the delayed effects not applied yet (the server is stopping)."""

@@ -381,9 +381,10 @@ class FakeLoopServer:
 
     async def wait_idle(self) -> None:
         """Wait until queued processing and webhook deliveries (with their retries) are done."""
-        while self._tasks or self.dispatcher.in_flight or self.faults.effects:
+        # Each step may start more (processing emits webhooks): until nothing is left running.
+        while any(not task.done() for task in (*self._tasks, *self.faults.effects)) or self.dispatcher.busy:
             await self.faults.settle()
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.gather(*[task for task in self._tasks if not task.done()], return_exceptions=True)
             await self.dispatcher.idle()
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -173,10 +173,17 @@ class WebhookDispatcher:
         """Deliveries not finished yet (including those waiting to retry)."""
         return len(self._tasks)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a delivery is still running (or waiting to retry)."""
+        return any(not task.done() for task in self._tasks)
+
     async def idle(self) -> None:
         """Wait until every delivery in flight (retries included) has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Only tasks not done: a done task leaves the set in a callback that has yet to run, and
+        # gathering done tasks does not yield (Python 3.12), so the loop would spin.
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def aclose(self) -> None:
         """Cancel deliveries in flight, wait for them, close the HTTP session."""
