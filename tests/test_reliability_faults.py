@@ -144,7 +144,8 @@ ROWS: list[Row] = [
     ),
     *_both(
         "429-retry-after-absurd-date",
-        {"kind": "status", "status": 429, "retry_after": _http_date(timedelta(days=2)), "times": 10},
+        # A callable: the date is made when the row runs, not when the module is imported.
+        {"kind": "status", "status": 429, "retry_after": lambda: _http_date(timedelta(days=2)), "times": 10},
         outcome=RateLimitError,
         requests=1,
         policy=SLOW_BACKOFF,
@@ -255,7 +256,7 @@ async def test_fault_matrix(row: Row, record_property: Callable[[str, object], N
         ) as loop:
             await loop.returns.create_note(return_id, "seeded")  # so the GET has a 200 body to break
             route = NOTES if row.method == "GET" else PROCESS
-            fault = dict(row.fault)
+            fault = {name: value() if callable(value) else value for name, value in row.fault.items()}
             server.faults.inject(fault.pop("kind"), route=route, **fault)
             call = loop.returns.list_notes(return_id) if row.method == "GET" else loop.returns.process(return_id)
             value, error, elapsed = await _run_bounded(call)
