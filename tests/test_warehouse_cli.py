@@ -10,6 +10,9 @@ import argparse
 import asyncio
 import io
 import json
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,9 +44,7 @@ def line_items(server: FakeLoopServer, count: int) -> list[int]:
 
 
 def parse_bulk(argv: list[str]) -> argparse.Namespace:
-    args = build_parser().parse_args(["bulk", "process", *argv])  # TEMP until the bulk hook
-    args.action = "assess"
-    return args
+    return build_parser().parse_args(["bulk", "assess", *argv])
 
 
 async def assess(server: FakeLoopServer, *argv: str) -> int:
@@ -153,3 +154,86 @@ async def test_bulk_assess_dry_run_sends_nothing(
     assert len(captured.out.splitlines()) == 61
     assert "in 3 batches" in captured.err
     assert sum(server.request_counts.values()) == 0
+
+
+# -- bulk assess as a subprocess: interrupted and killed runs resume without repeating -------
+
+
+@pytest.fixture
+async def children() -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    procs: list[asyncio.subprocess.Process] = []
+    yield procs
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.communicate()
+
+
+async def start_cli(
+    children: list[asyncio.subprocess.Process], server: FakeLoopServer, *args: str
+) -> asyncio.subprocess.Process:
+    env = {**os.environ, "LOOP_API_KEY": server.api_key}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "loop_async", "bulk", "assess", *args, "--base-url", str(server.url), "--rate", "0",
+        "--progress", "plain", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    children.append(proc)
+    return proc
+
+
+async def wait_for_line(proc: asyncio.subprocess.Process, text: bytes) -> None:
+    assert proc.stderr is not None
+    while text not in (line := await asyncio.wait_for(proc.stderr.readline(), 30)):
+        assert line, f"the CLI ended without printing {text!r}"
+
+
+def write_rows(tmp_path: Path, ids: list[int]) -> Path:
+    source = tmp_path / "rows.csv"
+    source.write_text("line_item_id,outcome\n" + "".join(f"{i},resale_hold\n" for i in ids))
+    return source
+
+
+async def test_sigint_stops_after_the_batch_in_flight_and_a_rerun_finishes(
+    server: FakeLoopServer, tmp_path: Path, children: list[asyncio.subprocess.Process]
+) -> None:
+    ids = line_items(server, 95)
+    source, output = write_rows(tmp_path, ids), tmp_path / "out.jsonl"
+    server.faults.inject("delay", route="POST /dispositioning/assess", delay=0.0)
+    server.faults.inject("delay", route="POST /dispositioning/assess", delay=0.5, times=1000)
+    first = await start_cli(children, server, "-i", str(source), "-o", str(output))
+    await wait_for_line(first, b"batch 2/4: sending")
+    first.send_signal(signal.SIGINT)
+    _, err = await first.communicate()
+    assert first.returncode == 130, err.decode()
+    done = outcomes(output)
+    assert [r["status"] for r in done] == ["ok"] * len(done) and len(done) == 60  # batch 2 finished, not 3
+    server.faults.clear()
+    second = await start_cli(children, server, "-i", str(source), "-o", str(output))
+    _, err = await second.communicate()
+    assert second.returncode == 0, err.decode()
+    assert sorted(r["line_item_id"] for r in outcomes(output)) == sorted(ids)
+    assert server.request_counts[ASSESS] == 4
+    assert {key[1]: n for key, n in server.side_effects.items() if key[0] == "assess"} == dict.fromkeys(ids, 1)
+
+
+async def test_a_killed_run_leaves_its_batch_unknown_and_never_resends_it(
+    server: FakeLoopServer, tmp_path: Path, children: list[asyncio.subprocess.Process]
+) -> None:
+    ids = line_items(server, 95)
+    source, output = write_rows(tmp_path, ids), tmp_path / "out.jsonl"
+    server.faults.inject("delay", route="POST /dispositioning/assess", delay=0.0)
+    server.faults.inject("delay", route="POST /dispositioning/assess", delay=0.5, times=1000)
+    first = await start_cli(children, server, "-i", str(source), "-o", str(output))
+    await wait_for_line(first, b"batch 2/4: sending")
+    first.kill()  # SIGKILL: no handler, no last line
+    await first.communicate()
+    server.faults.clear()
+    second = await start_cli(children, server, "-i", str(source), "-o", str(output))
+    _, err = await second.communicate()
+    assert second.returncode == 1, err.decode()  # the killed batch is unknown: a person checks it
+    by_item = {r["line_item_id"]: r["status"] for r in outcomes(output)}
+    assert sorted(by_item) == sorted(ids)  # one final outcome per row
+    assert {i for i, status in by_item.items() if status == "unknown"} == set(ids[30:60])
+    assert all(by_item[i] == "ok" for i in ids[:30] + ids[60:])
+    assert all(server.side_effects[("assess", i)] <= 1 for i in ids)  # nothing assessed twice
+    assert all(server.side_effects[("assess", i)] == 1 for i in ids[:30] + ids[60:])

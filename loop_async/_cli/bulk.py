@@ -70,7 +70,7 @@ from loop_async.resources.returns import NOTE_MAX_LENGTH, ActionResult
 
 __all__ = ["ACTIONS", "PER_ROW_ACTIONS", "ResumeState", "Row", "classify", "read_done", "register", "row_key"]
 
-ACTIONS = ("process", "cancel", "close", "flag", "note", "remove-line-items")
+ACTIONS = ("process", "cancel", "close", "flag", "note", "remove-line-items", "assess")
 #: Actions where two rows for the same return are two pieces of work (keyed by line and id).
 PER_ROW_ACTIONS = frozenset({"flag", "note", "remove-line-items"})
 RowKey = tuple[int, int]
@@ -659,6 +659,10 @@ async def _run(args: argparse.Namespace, plan: _Plan) -> int:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    if args.action == "assess":  # rows of line items sent 30 per call, not a call per return id
+        from loop_async._cli import bulk_assess
+
+        return bulk_assess.handle(args)
     if args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)
         return EXIT_USAGE
