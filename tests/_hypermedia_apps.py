@@ -156,7 +156,8 @@ class DoorApp:
         return door_id, body
 
     async def _wait_total(self, target: int) -> None:
-        while sum(self.inflight.values()) < target:
+        # Until that many were in flight at once (not "are now": the first may finish meanwhile).
+        while self.max_total_inflight < target:
             self._inflight_changed.clear()
             await self._inflight_changed.wait()
 
