@@ -239,14 +239,9 @@ def test_key_providers_read_env_file_and_callable(tmp_path: Path) -> None:
 
 def bulk_args(argv: list[str]) -> Any:
     """``loop-async bulk ...`` parsed by the real command line (with the Temporal options)."""
-    from loop_async._cli.temporal import add_bulk_options
     from loop_async.cli import build_parser
 
-    parser = build_parser()
-    bulk = parser._subparsers._group_actions[0].choices["bulk"]  # type: ignore[union-attr]
-    if not any("--temporal" in action.option_strings for action in bulk._actions):
-        add_bulk_options(bulk)  # until _cli/bulk.py registers them itself
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
@@ -258,6 +253,7 @@ async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
     tmp_path: Path,
 ) -> None:
     from loop_async._cli.temporal import _workflow_base_id, run_bulk
+    from loop_async.cli import main
 
     ids = [server.seed_return() for _ in range(5)]
     source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"
@@ -265,7 +261,7 @@ async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
     source.write_text("return_id,merchant\n" + "".join(f"{rid},{m}\n" for rid, m in zip(ids, merchants, strict=True)))
     argv = ["bulk", "close", "-i", str(source), "-o", str(output), "--progress-interval", "0.2", "--chunk", "2"]
     argv += ["--temporal", temporal_address, "--task-queue", queue, "--merchant", "acme"]
-    assert await asyncio.to_thread(run_bulk, bulk_args(argv)) == 0
+    assert await asyncio.to_thread(main, argv) == 0  # `loop-async bulk ... --temporal`
     args = bulk_args(argv)
     base = _workflow_base_id(args)
     chunks = [await client.get_workflow_handle(wid).describe() for wid in (base, f"{base}-r1", f"{base}-r2")]

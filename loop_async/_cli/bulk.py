@@ -61,6 +61,7 @@ from typing import IO, Any
 import attrs
 
 from loop_async import bulk
+from loop_async._cli import temporal as temporal_cli
 from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
 from loop_async._outcome import classify as outcome_kind
 from loop_async.bulk import Outcome, Progress
@@ -659,6 +660,8 @@ async def _run(args: argparse.Namespace, plan: _Plan) -> int:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    if getattr(args, "temporal", None) and not args.dry_run:  # --temporal: the job runs on Temporal workers
+        return temporal_cli.run_bulk(args)
     if args.action == "assess":  # rows of line items sent 30 per call, not a call per return id
         from loop_async._cli import bulk_assess
 
@@ -706,4 +709,5 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--progress-interval", type=float, default=5.0, help="seconds between plain progress lines (0: every outcome)"
     )
+    temporal_cli.add_bulk_options(parser)
     parser.set_defaults(handler=_handle)

@@ -383,9 +383,12 @@ async def _run_bulk(args: argparse.Namespace) -> int:
 def run_bulk(args: argparse.Namespace) -> int:
     """``loop-async bulk ... --temporal``: submit the job as a workflow and write its outcomes."""
     try:
-        import temporalio  # noqa: F401
+        from loop_async.temporal import RETURN_ACTIONS
     except ImportError:
         return _temporal_missing()
+    if args.action not in RETURN_ACTIONS:
+        print(f"error: {args.action} does not run on Temporal (yet): run it without --temporal", file=sys.stderr)
+        return EXIT_USAGE
     if not args.output:
         print("error: --output is required (it is also what makes a re-run resume)", file=sys.stderr)
         return EXIT_USAGE
