@@ -25,10 +25,8 @@ pytest.importorskip("temporalio", reason="temporalio (the 'temporal' extra) is n
 
 from aiohttp import web
 from temporalio.client import Client
-from temporalio.worker import Replayer
 
 from loop_async.temporal import (
-    WORKFLOWS,
     BulkItem,
     BulkJobInput,
     BulkJobResult,
@@ -39,6 +37,7 @@ from loop_async.temporal import (
     EnvKeys,
     FileKeys,
     build_pool,
+    create_replayer,
     create_worker,
 )
 from loop_async.temporal._types import ActionInput
@@ -144,7 +143,7 @@ async def test_bulk_gives_every_item_one_outcome_of_the_right_kind(
 
     # The recorded history replays deterministically.
     history = await handle.fetch_history()
-    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
+    await create_replayer().replay_workflow(history)
 
 
 async def test_unsafe_activity_returns_its_outcome_instead_of_raising(server: FakeLoopServer) -> None:
@@ -191,7 +190,7 @@ async def test_draft_return_is_driven_to_submitted_and_replays(
     assert result.steps[-1] == "submit-draft-return: ok"
     text = searchable(await history_json(handle))
     assert all(key not in text for key in KEYS.values())
-    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(await handle.fetch_history())
+    await create_replayer().replay_workflow(await handle.fetch_history())
 
 
 async def test_draft_flow_waits_for_a_signal_before_submitting(

@@ -18,9 +18,15 @@ pytest.importorskip("temporalio", reason="temporalio (the 'temporal' extra) is n
 
 from aiohttp import web
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Replayer
 
-from loop_async.temporal import WORKFLOWS, BulkItem, BulkJobInput, BulkJobResult, DraftInput, DraftResult
+from loop_async.temporal import (
+    BulkItem,
+    BulkJobInput,
+    BulkJobResult,
+    DraftInput,
+    DraftResult,
+    create_replayer,
+)
 from loop_async.testing import FakeLoopServer
 from loop_async.testing.server import ALL_SCOPES
 from tests._temporal_support import (  # noqa: F401
@@ -163,7 +169,7 @@ async def test_a_worker_killed_mid_run_leaves_its_items_unknown_and_nothing_twic
 
     text = searchable(await history_json(handle))
     assert all(key not in text for key in KEYS.values())
-    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(await handle.fetch_history())
+    await create_replayer().replay_workflow(await handle.fetch_history())
 
 
 async def test_a_draft_flow_survives_a_worker_restart_between_steps(
@@ -205,4 +211,4 @@ async def test_a_draft_flow_survives_a_worker_restart_between_steps(
         assert list(server.returns) == [result.return_id]
     text = searchable(await history_json(handle))
     assert keys["m0"] not in text
-    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(await handle.fetch_history())
+    await create_replayer().replay_workflow(await handle.fetch_history())

@@ -21,7 +21,14 @@ from loop_async.temporal._types import (
 from loop_async.temporal.activities import RETURN_ACTIONS, LoopActivities
 from loop_async.temporal.keys import CallableKeys, EnvKeys, FileKeys, KeyProvider
 from loop_async.temporal.policies import DEFAULT_POLICIES, DraftPolicy, Wait, auto_policy, require_signal
-from loop_async.temporal.worker import WORKFLOWS, build_pool, create_merchant_workers, create_worker
+from loop_async.temporal.worker import (
+    WORKFLOWS,
+    build_pool,
+    create_merchant_workers,
+    create_replayer,
+    create_worker,
+    workflow_runner,
+)
 from loop_async.temporal.workflows import BulkWorkflow, DraftReturnWorkflow
 
 __all__ = [
@@ -50,7 +57,9 @@ __all__ = [
     "auto_policy",
     "build_pool",
     "create_merchant_workers",
+    "create_replayer",
     "create_worker",
     "merchant_queue",
     "require_signal",
+    "workflow_runner",
 ]

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from loop_async.pool import ClientPool
 from loop_async.ratelimit import RateLimiter
@@ -23,9 +24,32 @@ from loop_async.temporal.keys import KeyProvider, resolve_keys
 from loop_async.temporal.policies import DraftPolicy
 from loop_async.temporal.workflows import BulkWorkflow, DraftReturnWorkflow
 
-__all__ = ["WORKFLOWS", "build_pool", "create_merchant_workers", "create_worker", "redis_bucket"]
+__all__ = [
+    "WORKFLOWS",
+    "build_pool",
+    "create_merchant_workers",
+    "create_replayer",
+    "create_worker",
+    "redis_bucket",
+    "workflow_runner",
+]
 
 WORKFLOWS = (BulkWorkflow, DraftReturnWorkflow)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """Temporal's sandbox, with the SDK (and orjson, a C extension) passed through, not re-imported.
+
+    The workflows only use the SDK's plain data types; re-importing the whole package in every
+    sandbox is wasted work, and re-importing orjson there crashes CPython 3.13.
+    """
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("loop_async", "orjson")
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def create_replayer(**options: Any) -> Replayer:
+    """A :class:`temporalio.worker.Replayer` of the Loop workflows, with the same sandbox as the workers."""
+    return Replayer(workflows=list(WORKFLOWS), workflow_runner=workflow_runner(), **options)
 
 
 def redis_bucket(merchant: str, prefix: str = "loop:ratelimit:") -> str:
@@ -79,6 +103,7 @@ def create_worker(
     # Eager dispatch would run a job's activities on the worker that runs its workflow: off, so
     # every worker on the queue shares them.
     worker_options.setdefault("disable_eager_activity_execution", True)
+    worker_options.setdefault("workflow_runner", workflow_runner())
     return Worker(
         client,
         task_queue=task_queue,
