@@ -25,6 +25,7 @@ pytest.importorskip("temporalio", reason="temporalio (the 'temporal' extra) is n
 
 from aiohttp import web
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
 from loop_async.temporal import (
     BulkItem,
@@ -40,7 +41,7 @@ from loop_async.temporal import (
     create_replayer,
     create_worker,
 )
-from loop_async.temporal._types import ActionInput
+from loop_async.temporal._types import ActionInput, AssessInput, AssessItem
 from loop_async.temporal.activities import LoopActivities
 from loop_async.testing import FakeLoopServer
 from loop_async.testing.server import ALL_SCOPES
@@ -167,6 +168,34 @@ async def test_unsafe_activity_returns_its_outcome_instead_of_raising(server: Fa
         assert (await acts.return_action(ActionInput("nope", "acme", rid))).kind == "failed"
         missing = await acts.return_action(ActionInput("process", "acme", 999_999))
         assert missing.kind == "failed" and missing.error is not None and missing.error.type == "NotFoundError"
+
+
+async def test_assess_activity_is_one_request_attempted_once(server: FakeLoopServer) -> None:
+    assess = "POST /dispositioning/assess"
+    options: dict[str, Any] = {"rate_limit": None, "base_url": server.url, "timeout": 5, "max_retries": 1}
+    order = server.orders[0]
+    rid = server.seed_return(order.name, line_item_ids=[li.id for li in order.eligible_line_items])
+    line_items = [item.line_item.id for item in server.returns[rid].line_items]
+    items = tuple(
+        AssessItem(i, "back_to_stock", "wh@example.com", inspected_at="2026-12-01 10:00:00") for i in line_items
+    )
+    async with build_pool(KEYS, **options) as pool:
+        acts = LoopActivities(pool)
+        assert acts.assess in acts.all()
+        done = await ActivityEnvironment().run(acts.assess, AssessInput("acme", items[:1]))
+        assert done.kind == "ok"
+        server.faults.inject("act_then_drop", route=assess)
+        lost = await ActivityEnvironment().run(acts.assess, AssessInput("acme", items[1:2]))
+        assert lost.kind == "unknown" and lost.error is not None  # applied, the answer lost: not re-sent
+        server.faults.inject("status", route=assess, status=422)
+        refused = await ActivityEnvironment().run(acts.assess, AssessInput("acme", items[2:]))
+        assert refused.kind == "failed"
+        too_many = await acts.assess(AssessInput("acme", items[:1] * 31))
+        assert too_many.kind == "failed" and too_many.error is not None and too_many.error.code == "too-many-items"
+        assert (await acts.assess(AssessInput("nobody", items[:1]))).kind == "failed"
+    applied = {key[1]: n for key, n in server.side_effects.items() if key[0] == "assess"}
+    assert applied == {line_items[0]: 1, line_items[1]: 1}  # each once; the refused one not at all
+    assert server.request_counts[f"POST /api/v1{assess.split(' ', 1)[1]}"] == 3
 
 
 async def test_draft_return_is_driven_to_submitted_and_replays(

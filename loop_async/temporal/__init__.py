@@ -8,6 +8,8 @@ from __future__ import annotations
 from loop_async.temporal._types import (
     ActionInput,
     ActionOutcome,
+    AssessInput,
+    AssessItem,
     BulkItem,
     BulkJobInput,
     BulkJobResult,
@@ -37,6 +39,8 @@ __all__ = [
     "WORKFLOWS",
     "ActionInput",
     "ActionOutcome",
+    "AssessInput",
+    "AssessItem",
     "BulkItem",
     "BulkJobInput",
     "BulkJobResult",

@@ -65,6 +65,25 @@ class ActionOutcome:
 
 
 @dataclass(frozen=True)
+class AssessItem:
+    """One item to disposition (as :class:`loop_async.resources.dispositions.Assessment`, plain data)."""
+
+    line_item_id: int
+    outcome: str
+    return_processor: str | None = None
+    note: str | None = None
+    inspected_at: str | None = None  # ``YYYY-MM-DD HH:MM:SS``, UTC
+
+
+@dataclass(frozen=True)
+class AssessInput:
+    """One ``dispositioning/assess`` call for one merchant: at most 30 items (one request)."""
+
+    merchant: str
+    items: tuple[AssessItem, ...]
+
+
+@dataclass(frozen=True)
 class BulkItem:
     """One item of a bulk job; ``line`` is the input line it came from (0 when there is none)."""
 

@@ -37,9 +37,11 @@ from loop_async.hypermedia import Choose, Navigator, Stop
 from loop_async.hypermedia.navigator import maybe_await
 from loop_async.models.draft_returns import DraftReturnResponse
 from loop_async.pool import ClientPool
+from loop_async.resources.dispositions import MAX_BATCH, Assessment
 from loop_async.temporal._types import (
     ActionInput,
     ActionOutcome,
+    AssessInput,
     DraftCreateInput,
     DraftPlan,
     DraftPlanInput,
@@ -80,8 +82,8 @@ async def _remove_line_items(loop: LoopClient, job: ActionInput) -> Any:
 
 
 #: Every action a bulk workflow can run, by the name the CLI uses. Each one makes its
-#: request(s) through the merchant's client. New unsafe actions go here (and nowhere else):
-#: e.g. ``"assess": lambda loop, job: loop.dispositions.assess(...)`` once dispositions exist.
+#: request(s) through the merchant's client. New unsafe return actions go here (and nowhere
+#: else); ``assess`` works on line items, not returns, so it is an activity of its own.
 RETURN_ACTIONS: dict[str, Callable[[LoopClient, ActionInput], Awaitable[Any]]] = {
     "process": _process,
     "cancel": _cancel,
@@ -135,7 +137,7 @@ class LoopActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for ``Worker(activities=...)``."""
-        return [self.return_action, self.draft_create, self.draft_plan, self.draft_step]
+        return [self.return_action, self.assess, self.draft_create, self.draft_plan, self.draft_step]
 
     async def _alive(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work``, heartbeating meanwhile (outside an activity, e.g. in a unit test, just run it)."""
@@ -176,6 +178,27 @@ class LoopActivities:
         except Exception as exc:  # noqa: BLE001 - classified by the one rule and returned, never retried
             return ActionOutcome(classify(exc).value, error_info(exc))
         return ActionOutcome(OutcomeKind.OK.value, queued=getattr(result, "queued", None))
+
+    @activity.defn(name="loop-async.assess")
+    async def assess(self, job: AssessInput) -> ActionOutcome:
+        """Disposition up to 30 items in one request (unsafe: attempted once, its outcome kind returned).
+
+        More items would be several requests with outcomes of their own: split them into one
+        activity per batch of :data:`~loop_async.resources.dispositions.MAX_BATCH`.
+        """
+        loop = self._client(job.merchant)
+        if loop is None:
+            return ActionOutcome(OutcomeKind.FAILED.value, self._no_merchant(job.merchant))
+        if len(job.items) > MAX_BATCH:
+            problem = f"{len(job.items)} items; one activity sends at most {MAX_BATCH} (split them)"
+            return ActionOutcome(OutcomeKind.FAILED.value, ErrorInfo("TooManyItems", "too-many-items", problem))
+        items = [Assessment(**vars(item)) for item in job.items]
+        try:
+            result = await self._alive(loop.dispositions.assess(items))
+            result.raise_for_outcome()
+        except Exception as exc:  # noqa: BLE001 - classified by the one rule and returned, never retried
+            return ActionOutcome(classify(exc).value, error_info(exc))
+        return ActionOutcome(OutcomeKind.OK.value)
 
     @activity.defn(name="loop-async.draft-create")
     async def draft_create(self, job: DraftCreateInput) -> DraftStepOutcome:
