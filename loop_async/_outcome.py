@@ -11,8 +11,9 @@ The rule, for a request whose method is not idempotent:
   rate-limit wait exceeded), or Loop answered and the answer is a refusal: a 4xx, a 429 or a
   503 (Loop sheds load before acting), or an error body sent with HTTP 200;
 - **it may have happened** when it was sent and no answer was read (timeout, reset), the answer
-  was a 5xx other than 503, or a 2xx whose body could not be read; also when the caller was
-  cancelled while it was in flight.
+  was a 5xx other than 503, a 2xx whose body could not be read, or a redirect other than
+  307/308 (an unsafe request never follows one; a 303 means "done, see there"); also when the
+  caller was cancelled while it was in flight.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ IDEMPOTENT_METHODS: Final = SAFE_METHODS | {"PUT", "DELETE"}
 #: 5xx statuses Loop answers before it acts (load shedding), besides every 4xx.
 REFUSED_STATUSES: Final = frozenset({429, 503})
 
+# Redirects that ask for the same request elsewhere: the server did not act on it.
+_SEND_ELSEWHERE: Final = frozenset({307, 308})
+
 # Raised before anything was sent: the arguments, the link or the client were refused locally.
 _NEVER_SENT: Final = (FieldValidationError, RelNotAvailableError, UnsafeLinkError, ClientClosedError)
 
@@ -105,7 +109,7 @@ def may_have_taken_effect(error: BaseException) -> bool:
     if isinstance(error, RedirectError):
         # 307/308 ask for the same request elsewhere (not acted on); a 303 says "done, see there";
         # 301/302 after a POST say nothing either way.
-        return error.status not in (307, 308)
+        return error.status not in _SEND_ELSEWHERE
     if isinstance(error, LoopAPIError):
         return status_may_have_acted(error.status) or error.replayed
     if isinstance(error, DecodeError):
@@ -120,6 +124,8 @@ def is_refusal(error: BaseException) -> bool:
     A refusal of a *replayed* request (see :attr:`~loop_async.errors.LoopAPIError.replayed`)
     still leaves open that the earlier attempt acted; the refusal itself is certain.
     """
+    if isinstance(error, RedirectError):
+        return error.status in _SEND_ELSEWHERE
     return isinstance(error, LoopAPIError) and not status_may_have_acted(error.status)
 
 

@@ -41,7 +41,7 @@ from loop_async import (
     UnprocessableEntityError,
     bulk,
 )
-from loop_async._outcome import classify, is_fatal, is_uncertain, may_have_taken_effect
+from loop_async._outcome import classify, is_fatal, is_refusal, is_uncertain, may_have_taken_effect
 from loop_async.hypermedia import Link, Navigator, Stop
 from loop_async.models import DraftReturnResponse
 from loop_async.pool import ClientPool
@@ -99,6 +99,8 @@ def test_a_replayed_refusal_may_hide_an_earlier_effect() -> None:
     refused.replayed = True  # the transport retried after a drop: the first attempt may have acted
     assert may_have_taken_effect(refused) and is_uncertain("DELETE", refused)
     assert not is_uncertain("GET", _api(ServerError, 500, method="GET"))
+    assert is_refusal(refused) and is_refusal(_api(RedirectError, 307))
+    assert not is_refusal(_api(RedirectError, 303)) and not is_refusal(_api(ServerError, 500))
 
 
 def test_fatal_answers_are_401_and_403_only() -> None:
