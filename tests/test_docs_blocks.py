@@ -43,7 +43,7 @@ from loop_async import LoopClient
 from loop_async.testing import ALL_SCOPES, FakeLoopServer
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC_FILES = [*sorted((ROOT / "docs").rglob("*.md"))]  # README.md joins when its rewrite lands
+DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 OPTION = re.compile(r"<!--\s*docs:\s*(.*?)\s*-->")
 KNOWN_OPTIONS = {"continue", "no-run", "draft"}
 
@@ -389,3 +389,52 @@ def test_test_module_passes(unit: Unit, tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0 and " passed" in result.stdout, f"{unit.first.where}:\n{result.stdout}{result.stderr}"
+
+
+# Calls that change something at Loop: the README's first example must make none of them.
+CHANGES = {
+    "process",
+    "cancel",
+    "close",
+    "remove_line_items",
+    "flag",
+    "create_note",
+    "follow",
+    "follow_member",
+    "create",
+    "update",
+    "delete",
+    "submit",
+    "grade",
+    "assess",
+    "report_fraud",
+    "request",
+}
+
+
+def test_the_readmes_first_example_changes_nothing() -> None:
+    first = next(unit for unit in UNITS if unit.first.path.name == "README.md")
+    called = {
+        node.func.attr
+        for node in ast.walk(ast.parse(first.code))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert first.kind == "program" and not called & CHANGES, (first.first.where, called & CHANGES)
+
+
+def test_the_readmes_links_reach_files_of_the_repository() -> None:
+    """The README is read on its own (a clone, the package index): each relative link must exist."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    relative = [t for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+    assert relative, "the README links into docs/"
+    missing = [t for t in relative if not (ROOT / t.split("#")[0]).exists()]
+    assert not missing, missing
+    for target in relative:
+        path, _, anchor = target.partition("#")
+        if anchor and path.endswith(".md"):
+            headings = re.findall(r"^#+ (.+)$", (ROOT / path).read_text(encoding="utf-8"), re.M)
+            slugs = {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-") for h in headings}
+            assert anchor in slugs, (target, sorted(slugs))
+    own = {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-") for h in re.findall(r"^## (.+)$", text, re.M)}
+    assert {t[1:] for t in targets if t.startswith("#")} <= own

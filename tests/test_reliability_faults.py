@@ -1,7 +1,7 @@
 """The fault matrix: every way a server can misbehave, one row each, with its documented outcome.
 
 Each row runs one call (a GET that reads notes, or a POST that processes a return) against a
-server that misbehaves in one way, and asserts three things the README's "Reliability" table
+server that misbehaves in one way, and asserts three things the fault matrix (docs/reliability-evidence.md)
 promises: the outcome (success, or the typed ``LoopError`` subclass), how many requests reached
 the server (so "retried" and "not retried" are checked, not assumed), and how many side effects
 the server counted (a POST that may have reached the server never acts twice). Each row also

@@ -1,4 +1,4 @@
-"""The README's warehouse walk-through (``examples/warehouse_walkthrough.py``) runs against the fake server."""
+"""The warehouse walk-through (``examples/warehouse_walkthrough.py``) runs against the fake server."""
 
 from __future__ import annotations
 
