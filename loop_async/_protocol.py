@@ -1,6 +1,6 @@
 """Loop's wire protocol, without I/O: error-body shapes, error mapping, success bodies.
 
-Loop sends errors in many shapes, some with HTTP 200 (ENDPOINTS.md, "Basics"). Everything
+Loop sends errors in many shapes, some with HTTP 200 (Loop's error-code reference). Everything
 that decides "is this an error, and which one" lives here, so it is tested without a socket.
 """
 

@@ -1,7 +1,7 @@
 """Return data (``loop.returns.get/list/asn``) against real loopback servers.
 
 ``MiniLoop`` is a small ``aiohttp.web`` app implementing the three return-data endpoints the
-way ENDPOINTS.md describes them (``from``/``to`` inclusive, whole UTC seconds, 120-day limit,
+way Loop's reference describes them (``from``/``to`` inclusive, whole UTC seconds, 120-day limit,
 cursor pagination); it records every request so tests can check what was (not) sent. Tests at
 the end run against ``FakeLoopServer`` when it is available.
 """

@@ -1,6 +1,6 @@
 """Support endpoints: order return eligibility, fraud reports, the block and allow lists.
 
-Shapes follow Loop's reference pages (``ENDPOINTS.md``, "Warehouse and support endpoints").
+Shapes follow Loop's reference pages (the warehouse and support endpoints).
 The per-item eligibility fields past ``id``, ``external_id`` and ``eligible`` are not
 documented: ``ineligibility_code`` is a guess (see the fidelity table, ``docs/fidelity.md``).
 """

@@ -1,6 +1,6 @@
 """Warehouse endpoints: item grading and dispositioning, Happy Returns shipments, destinations.
 
-Shapes follow Loop's reference pages (``ENDPOINTS.md``, "Warehouse and support endpoints");
+Shapes follow Loop's reference pages (the warehouse and support endpoints);
 fields are optional unless Loop marks them required, so a sparse or grown answer still decodes.
 """
 

@@ -1,7 +1,7 @@
 """Return actions (process, cancel, close, remove line items, flag, notes, deep links) and
 return data (``get``, ``list``, ``asn``).
 
-Paths, methods and bodies follow ``ENDPOINTS.md``. Where Loop's guide and its reference
+Paths, methods and bodies follow Loop's API reference. Where Loop's guide and its reference
 disagree, the reference wins: notes are sent as ``content``, deep links take an order name
 and zip, ``cancel`` sends ``reason`` only when given, and ``flag`` sends no parameters (a
 reason is recorded as a note, as the guide recommends).

@@ -1,6 +1,6 @@
 """Loop's error bodies, and the exception the fake server's logic raises to answer with one.
 
-Every shape here is one that ENDPOINTS.md ("Basics") documents, so the SDK's error parser is
+Every shape here is one that Loop's API reference (its error codes) documents, so the SDK's error parser is
 exercised against the real variety, including errors Loop sends with status 200.
 """
 
