@@ -1,6 +1,6 @@
 """Case 2: decode cost of the reference draft-return payload, against the JSON parsers alone.
 
-``SDK decode`` is what the SDK does with a body: ``loop_async._json.loads`` then
+``SDK decode`` is what the SDK does with a body: ``loop_async._sansio.json.loads`` then
 ``structure(..., DraftReturnResponse)``. ``structure only`` is the model step on already
 parsed data. Each figure is the median over interleaved repetitions of the mean of
 ``decode_number`` calls (after a warm-up); the target compares the full SDK decode with ``orjson.loads``.
@@ -17,8 +17,8 @@ import orjson
 
 from benchmarks.harness import CaseResult, Config, Target, median, spread
 from benchmarks.servers import PAYLOAD_PATH
-from loop_async import _json
-from loop_async._convert import structure
+from loop_async._sansio import json as _json
+from loop_async.models._convert import structure
 from loop_async.models import DraftReturnResponse
 
 DECODE_TARGET = 2.5

@@ -1,6 +1,6 @@
 """Case 7: how many merchant keys one core drives at full rate, doing navigator steps.
 
-``keys`` merchants through one :class:`~loop_async.pool.ClientPool` (one client and limiter per
+``keys`` merchants through one :class:`~loop_async.bulk.pool.ClientPool` (one client and limiter per
 key, ``keys_per_minute`` each, 4 in flight per key), each doing navigator steps on the
 reference draft-return payload (``draft_returns.get`` then its links and required actions:
 the step a draft-flow driver makes) against the payload server in its own process, for
@@ -26,7 +26,7 @@ DRAFT_ID = 12345
 
 
 async def _drive(url: str, keys: int, per_minute: int, seconds: float) -> dict[str, Any]:
-    from loop_async.pool import ClientPool
+    from loop_async.bulk.pool import ClientPool
 
     per_key = max(2, round(per_minute * seconds / 60))
     merchants = {f"m{i}": f"bench-key-{i}" for i in range(keys)}

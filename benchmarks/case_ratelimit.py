@@ -7,7 +7,7 @@ inter-arrival rate of the answers, ``(answers - 1) / (last - first)`` (``answers
 several keys: each key's first request is free); utilisation = achieved / limit. 429s are
 counted by the server (the client would retry them, hiding them).
 
-**Many keys.** ``many_keys`` merchants at once through one :class:`~loop_async.pool.ClientPool`
+**Many keys.** ``many_keys`` merchants at once through one :class:`~loop_async.bulk.pool.ClientPool`
 (one client and limiter per key) against a server with the same per-key limit: total achieved
 rate against the total budget, and the client's CPU (seconds per wall second and per 1,000
 requests). The server's own CPU is reported too: when it is near one core, the server, not
@@ -63,7 +63,7 @@ async def _one_key(server: ServerProcess, per_minute: int, seconds: float, retur
 
 
 async def _many_keys(server: ServerProcess, keys: list[str], per_minute: int, seconds: float) -> dict[str, Any]:
-    from loop_async.pool import ClientPool
+    from loop_async.bulk.pool import ClientPool
 
     per_key = max(2, round(per_minute * seconds / 60))
     return_id = server.call("seed", count=1)[0]

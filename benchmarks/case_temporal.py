@@ -11,9 +11,9 @@ budget. Reported per run: items per second against the summed budget (utilisatio
 server answered, and CPU seconds per 1,000 items: of the client or of each worker process,
 and of the Temporal server (what Temporal adds per item). Scenarios:
 
-- ``local``: one process, :class:`~loop_async.pool.ClientPool`, a limiter per key;
+- ``local``: one process, :class:`~loop_async.bulk.pool.ClientPool`, a limiter per key;
 - ``temporal redis, N workers``: ``loop-async worker`` processes sharing each key's budget
-  through :class:`~loop_async.redis_limiter.RedisRateLimiter`;
+  through :class:`~loop_async.ratelimit.redis.RedisRateLimiter`;
 - ``temporal queue-rate, 3 workers``: no client-side limiter; a task queue per merchant,
   paced by Temporal's ``max_task_queue_activities_per_second``;
 - ``capacity``: no rate limit at all, one key, 64 lanes: what the stack itself does per second
@@ -77,7 +77,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 async def _local(
     server: ServerProcess, keys: dict[str, str], ids: dict[str, list[int]], per_minute: float, concurrency: int = 8
 ) -> dict[str, Any]:
-    from loop_async.pool import ClientPool
+    from loop_async.bulk.pool import ClientPool
 
     async def note(loop: Any, return_id: int) -> None:
         await loop.returns.create_note(return_id, "benchmark")

@@ -57,7 +57,7 @@ def profile_typed() -> str:
 
 def profile_decode() -> str:
     """Own-time profile of the model decode alone."""
-    from loop_async._convert import structure
+    from loop_async.models._convert import structure
     from loop_async.models import DraftReturnResponse
 
     data = orjson.loads(PAYLOAD_PATH.read_bytes())

@@ -22,7 +22,7 @@ import sys
 from aiohttp import web
 
 from loop_async import LoopClient
-from loop_async.models.webhooks import ReturnEvent, ReturnProcessingEvent
+from loop_async.models.webhook_events import ReturnEvent, ReturnProcessingEvent
 from loop_async.webhooks import WebhookRouter, webhook_handler
 
 PATH = "/loop/webhooks"

@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI, HTTPException, Request, Response
 
 from loop_async import LoopAPIError, LoopClient, OutcomeUnknownError
-from loop_async.models.webhooks import ReturnEvent, ReturnProcessingEvent
+from loop_async.models.webhook_events import ReturnEvent, ReturnProcessingEvent
 from loop_async.webhooks import InvalidWebhookError, RetryLater, WebhookRouter, parse_event, verify_signature
 
 WEBHOOK_PATH = "/loop/webhooks"

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from loop_async import LoopClient
-from loop_async.models.webhooks import ReturnEvent
+from loop_async.models.webhook_events import ReturnEvent
 from loop_async.resources.dispositions import Assessment, Grading
 from loop_async.testing import FakeLoopServer
 from loop_async.webhooks import WebhookRouter, webhook_handler

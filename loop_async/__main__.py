@@ -1,5 +1,5 @@
 """``python -m loop_async``: the same as the ``loop-async`` command."""
 
-from loop_async.cli import main
+from loop_async._cli.main import main
 
 raise SystemExit(main())

@@ -12,7 +12,7 @@ import aiohttp
 from yarl import URL
 
 from loop_async._hooks import Hooks
-from loop_async._outcome import ReconcilePolicy
+from loop_async._sansio.outcome import ReconcilePolicy
 from loop_async._version import __version__
 from loop_async.errors import FieldProblem, FieldValidationError
 from loop_async.ratelimit import RateLimiter, build_limiter
@@ -23,9 +23,9 @@ from loop_async.resources.happy_returns import HappyReturnsResource
 from loop_async.resources.lists import ALLOWLIST_TYPES, BLOCKLIST_TYPES, ListResource
 from loop_async.resources.orders import OrdersResource
 from loop_async.resources.returns import ReturnsResource
-from loop_async.resources.webhooks import WebhooksResource
-from loop_async.retry import RetryPolicy
-from loop_async.transport import NO_BODY, Response, Transport
+from loop_async.resources.webhook_subscriptions import WebhooksResource
+from loop_async._sansio.retry import RetryPolicy
+from loop_async._transport import NO_BODY, Response, Transport
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "LoopClient"]
 
@@ -121,7 +121,7 @@ class LoopClient:
 
     Options: ``base_url`` and ``api_version`` (``v1``, or a date version such as ``2026-07``)
     make the API root ``{base_url}/api/{api_version}``; ``timeout`` (seconds per attempt, or
-    an :class:`aiohttp.ClientTimeout`); ``max_retries`` (see :mod:`loop_async.retry`);
+    an :class:`aiohttp.ClientTimeout`); ``max_retries`` (see :mod:`loop_async._sansio.retry`);
     ``max_concurrency`` (requests in flight at once); ``rate_limit`` (requests per minute for
     this key, default Loop's 300; ``None`` or 0 turns client-side limiting off);
     ``rate_limiter`` (any :class:`~loop_async.ratelimit.RateLimiter`, e.g. one shared by

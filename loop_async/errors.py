@@ -52,7 +52,7 @@ else:  # pragma: no cover - cattrs depends on the backport on Python 3.10
     from exceptiongroup import ExceptionGroup as _ExceptionGroup
 
 if TYPE_CHECKING:
-    from loop_async.transport import Response
+    from loop_async._transport import Response
 
 __all__ = [
     "ApiErrorEntry",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, RetryEvent
-from loop_async._outcome import classify
+from loop_async._sansio.outcome import classify
 from loop_async._version import __version__
 from loop_async.errors import LoopAPIError, TransportError
 

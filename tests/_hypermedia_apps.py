@@ -20,10 +20,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from loop_async._outcome import ReconcilePolicy
+from loop_async._sansio.outcome import ReconcilePolicy
 from loop_async.hypermedia import LoopLinksFormat, Navigator
-from loop_async.retry import RetryPolicy
-from loop_async.transport import Transport
+from loop_async._sansio.retry import RetryPolicy
+from loop_async._transport import Transport
 
 ROOT = "/api/v1"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from loop_async._cli.bulk import Row, classify, read_done, read_rows
-from loop_async.cli import main
+from loop_async._cli.main import main
 from loop_async.errors import (
     FieldProblem,
     FieldValidationError,

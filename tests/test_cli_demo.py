@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loop_async._cli.demo import run_demo
-from loop_async.cli import main
+from loop_async._cli.main import main
 
 
 async def test_demo_summary_figures_add_up() -> None:

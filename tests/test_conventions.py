@@ -22,7 +22,7 @@ from loop_async import (
     RelNotAvailableError,
     TransportError,
 )
-from loop_async.cli import main
+from loop_async._cli.main import main
 from loop_async.testing import ALL_SCOPES, FakeLoopServer
 
 
@@ -84,7 +84,7 @@ def test_version_and_verbose_after_the_subcommand(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("loop-async ")
-    from loop_async.cli import build_parser
+    from loop_async._cli.main import build_parser
 
     args = build_parser().parse_args(["bulk", "close", "-i", "x.csv", "-vv"])
     assert args.verbose == 2
@@ -144,7 +144,7 @@ def test_progress_rich_without_rich_says_what_to_install(tmp_path: Path) -> None
     out = tmp_path / "out.jsonl"
     code = (
         "import sys; sys.modules['rich'] = None\n"  # as if the `cli` extra were not installed
-        "from loop_async.cli import main\n"
+        "from loop_async._cli.main import main\n"
         f"sys.exit(main(['bulk', 'close', '-i', {str(source)!r}, '-o', {str(out)!r}, '--progress', 'rich',"
         "'--base-url', 'http://127.0.0.1:9', '--timeout', '1']))"
     )

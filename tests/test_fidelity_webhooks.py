@@ -41,7 +41,7 @@ from loop_async.models import (
 )
 from loop_async.testing import FakeLoopServer
 from loop_async.testing.server import WEBHOOK_TRIGGERS
-from loop_async.testing.webhooks import LOOP_ATTEMPTS, WebhookDelivery
+from loop_async.testing.webhook_sender import LOOP_ATTEMPTS, WebhookDelivery
 from loop_async.webhooks import parse_event, verify_signature
 
 DOCS = Path(__file__).parent / "data" / "loop-docs"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loop_async import DecodeError
-from loop_async._convert import structure, unstructure
+from loop_async.models._convert import structure, unstructure
 from loop_async.models import (
     CreditType,
     DraftReturnResponse,

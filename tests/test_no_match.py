@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from loop_async import LoopAPIError, LoopClient, NotFoundError
-from loop_async._protocol import build_api_error, parse_error_body
+from loop_async._sansio.protocol import build_api_error, parse_error_body
 from tests.scripted import ScriptedServer
 
 NO_RETURN = {"errors": {"message": "No return found with this ID."}}

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from loop_async import LoopClient, RateLimiter
-from loop_async.pool import ClientPool, PoolInputError
+from loop_async.bulk.pool import ClientPool, PoolInputError
 from loop_async.testing import ALL_SCOPES, FakeLoopServer
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loop_async import AuthenticationError, LoopAPIError, NotFoundError, RateLimitError, UnprocessableEntityError
-from loop_async._protocol import build_api_error, is_true_body, parse_error_body, request_id_from
+from loop_async._sansio.protocol import build_api_error, is_true_body, parse_error_body, request_id_from
 
 
 @pytest.mark.parametrize(

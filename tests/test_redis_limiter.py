@@ -20,7 +20,7 @@ import pytest_asyncio
 
 from loop_async import LoopClient, LoopError, RateLimiterTimeoutError, RateLimiterUnavailableError, TransportError
 from loop_async.ratelimit import PACING_MARGIN, RateLimiter
-from loop_async.redis_limiter import RedisRateLimiter
+from loop_async.ratelimit.redis import RedisRateLimiter
 from loop_async.testing import FakeLoopServer
 
 redis = pytest.importorskip("redis", reason="the redis client (the 'redis' extra) is not installed")
@@ -139,7 +139,7 @@ def test_missing_redis_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
 _WORKER = textwrap.dedent(
     """
     import asyncio, json, sys, time
-    from loop_async.redis_limiter import RedisRateLimiter
+    from loop_async.ratelimit.redis import RedisRateLimiter
 
     async def main(url, key, per_minute, count):
         limiter = RedisRateLimiter(url, key, per_minute)

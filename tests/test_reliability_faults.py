@@ -43,7 +43,7 @@ from loop_async import (
     ServerError,
     TransportError,
 )
-from loop_async._outcome import may_have_taken_effect
+from loop_async._sansio.outcome import may_have_taken_effect
 from loop_async.testing import FakeLoopServer
 
 PROCESS = "POST /api/v1/warehouse/return/{return_id}/process"

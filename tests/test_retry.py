@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loop_async.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
+from loop_async._sansio.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
 
 POLICY = RetryPolicy(max_retries=3, backoff_base=0.5, backoff_max=8.0, max_retry_after=60.0)
 

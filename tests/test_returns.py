@@ -14,7 +14,7 @@ from loop_async import (
     PartialOutcomeError,
     UnprocessableEntityError,
 )
-from loop_async._outcome import classify
+from loop_async._sansio.outcome import classify
 from loop_async.models import DeepLink, DeepLinkQR
 from tests.scripted import ScriptedServer
 

@@ -267,7 +267,7 @@ def test_key_providers_read_env_file_and_callable(tmp_path: Path) -> None:
 
 def bulk_args(argv: list[str]) -> Any:
     """``loop-async bulk ...`` parsed by the real command line (with the Temporal options)."""
-    from loop_async.cli import build_parser
+    from loop_async._cli.main import build_parser
 
     return build_parser().parse_args(argv)
 
@@ -281,7 +281,7 @@ async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
     tmp_path: Path,
 ) -> None:
     from loop_async._cli.temporal import _workflow_base_id, run_bulk
-    from loop_async.cli import main
+    from loop_async._cli.main import main
 
     ids = [server.seed_return() for _ in range(5)]
     source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"
@@ -339,7 +339,7 @@ async def test_cli_temporal_dev_serves_until_interrupted() -> None:
 
 
 def test_cli_worker_refuses_a_missing_key_before_connecting(capsys: pytest.CaptureFixture[str]) -> None:
-    from loop_async.cli import main
+    from loop_async._cli.main import main
 
     argv = ["worker", "--temporal", "127.0.0.1:9", "--merchant", "acme", "--keys-env-prefix", "NO_SUCH_PREFIX_"]
     assert main(argv) == 2

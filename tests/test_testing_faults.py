@@ -211,7 +211,7 @@ async def test_a_route_without_the_api_root_matches_every_version(fake_loop_serv
 
 
 def test_fault_specs_parse_and_bad_ones_are_refused_before_serving(capsys: pytest.CaptureFixture[str]) -> None:
-    from loop_async.cli import main
+    from loop_async._cli.main import main
     from loop_async.testing.faults import FaultInjector, parse_fault_spec
 
     kind, options = parse_fault_spec("slow_after_read, route=POST /draft-returns, times=2, delay=1.5")

@@ -21,8 +21,8 @@ from loop_async import (
     LoopClient,
     ReturnsUnavailableError,
     UnprocessableEntityError,
-    _json,
 )
+from loop_async._sansio import json as _json
 from loop_async.hypermedia import HalFormsFormat, Link, LoopLinksFormat, Navigator
 from loop_async.models import Address, DraftReturnResponse, DraftReturnState, ProcessingType
 from loop_async.testing import SCOPE_DRAFT_RETURNS_READ, FakeLoopServer

@@ -21,7 +21,7 @@ from loop_async import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from loop_async._convert import structure
+from loop_async.models._convert import structure
 from loop_async.models import Return, ReturnsPage
 from loop_async.testing import SCOPE_ORDERS, FakeLoopServer
 from loop_async.testing.store import minor_to_decimal
@@ -377,7 +377,7 @@ async def test_request_counts_log_and_unknown_routes(client: LoopClient, fake_lo
 
 async def test_cli_fake_server_serves_and_logs_each_request(caplog: pytest.LogCaptureFixture) -> None:
     from loop_async._cli.fake_server import serve
-    from loop_async.cli import build_parser
+    from loop_async._cli.main import build_parser
 
     args = build_parser().parse_args(["fake-server", "--port", "0", "--orders", "2", "--data-seed", "3"])
     started: asyncio.Future[FakeLoopServer] = asyncio.get_running_loop().create_future()

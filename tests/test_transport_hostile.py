@@ -159,7 +159,8 @@ _CHILD = textwrap.dedent(
     import asyncio, json, resource, sys
     if sys.argv[1] == "stdlib":
         sys.modules["orjson"] = None  # as if the speedups extra were not installed
-    from loop_async import LoopClient, LoopError, _json
+    from loop_async import LoopClient, LoopError
+    from loop_async._sansio import json as _json
 
     STATUS = int(sys.argv[2])
     BODY = {"bomb": b"[" + b"[]," * 5_499_999 + b"[]]", "deep": b"[" * 100_000 + b"]" * 100_000}[sys.argv[3]]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from loop_async import LoopClient
-from loop_async._outcome import OutcomeKind, classify
+from loop_async._sansio.outcome import OutcomeKind, classify
 from loop_async.errors import (
     AuthenticationError,
     FieldValidationError,

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from loop_async import LoopClient
-from loop_async._convert import structure
+from loop_async.models._convert import structure
 from loop_async.errors import (
     AuthenticationError,
     FieldValidationError,

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from loop_async.models import DispositionOutcome, ReturnState
-from loop_async.models.webhooks import WebhookTrigger
+from loop_async.models.webhook_events import WebhookTrigger
 from loop_async.testing import FakeLoopServer
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "warehouse_walkthrough.py"

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from loop_async import LoopClient
 from loop_async.models import Link, ReturnState
-from loop_async.models.webhooks import WebhookTopic, WebhookTrigger
+from loop_async.models.webhook_events import WebhookTopic, WebhookTrigger
 from loop_async.testing import FakeLoopServer
 from loop_async.webhooks import (
     SIGNATURE_HEADER,

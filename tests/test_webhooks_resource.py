@@ -9,7 +9,7 @@ import pytest
 
 from loop_async import LoopClient
 from loop_async.errors import FieldValidationError, NotFoundError, UnprocessableEntityError
-from loop_async.models.webhooks import Webhook, WebhookStatus, WebhookTopic, WebhookTrigger
+from loop_async.models.webhook_events import Webhook, WebhookStatus, WebhookTopic, WebhookTrigger
 from loop_async.testing import FakeLoopServer
 
 

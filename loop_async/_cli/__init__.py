@@ -1,1 +1,1 @@
-"""Subcommands of the ``loop-async`` command line, one module each (see :mod:`loop_async.cli`)."""
+"""Subcommands of the ``loop-async`` command line, one module each (see :mod:`loop_async._cli.main`)."""

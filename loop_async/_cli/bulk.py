@@ -16,7 +16,7 @@ no outcome after it (the process died with the request in flight) is recorded as
 at the start of the next run, and is not redone. Lines are flushed (they survive the process
 being killed); ``--fsync`` also makes them survive the machine crashing, at some speed cost.
 
-Outcome ``status`` (the SDK's one rule, ``loop_async._outcome``):
+Outcome ``status`` (the SDK's one rule, ``loop_async._sansio.outcome``):
 
 - ``ok``: Loop accepted the action;
 - ``failed``: Loop refused it or it was never sent (4xx, 429, 503, connection refused); nothing
@@ -63,7 +63,7 @@ import attrs
 from loop_async import bulk
 from loop_async._cli import temporal as temporal_cli
 from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
-from loop_async._outcome import classify as outcome_kind
+from loop_async._sansio.outcome import classify as outcome_kind
 from loop_async.bulk import Outcome, Progress
 from loop_async.client import LoopClient
 from loop_async.errors import LoopAPIError, OutcomeUnknownError, PartialOutcomeError
@@ -273,7 +273,7 @@ def _open_output(path: Path) -> IO[str]:
 
 
 def classify(error: BaseException) -> str:
-    """The row's status for ``error``: ``failed``, ``unknown`` or ``partial`` (:func:`loop_async._outcome.classify`)."""
+    """The row's status for ``error``: ``failed``, ``unknown`` or ``partial`` (:func:`loop_async._sansio.outcome.classify`)."""
     return outcome_kind(error).value
 
 

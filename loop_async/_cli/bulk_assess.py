@@ -35,7 +35,7 @@ import attrs
 
 from loop_async._cli._common import client_from_args, read_api_key
 from loop_async._cli.bulk import _input_format, _now, _open_output, _orphan_record, _print_summary, error_code
-from loop_async._outcome import OutcomeKind
+from loop_async._sansio.outcome import OutcomeKind
 from loop_async.errors import FieldValidationError, LoopAPIError
 from loop_async.resources.dispositions import MAX_BATCH, Assessment, check_assessments
 

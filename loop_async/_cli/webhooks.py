@@ -18,7 +18,7 @@ from typing import IO, Any
 from aiohttp import web
 from yarl import URL
 
-from loop_async import _json
+from loop_async._sansio import json as _json
 from loop_async.webhooks import WebhookEvent, WebhookRouter, webhook_handler
 
 __all__ = ["register", "serve"]

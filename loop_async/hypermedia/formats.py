@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from loop_async._convert import structure
+from loop_async.models._convert import structure
 from loop_async.errors import DecodeError, FieldProblem, FieldValidationError
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.enums import FieldType

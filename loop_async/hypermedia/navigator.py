@@ -6,8 +6,8 @@ state of any API. A navigator is an immutable snapshot: following a link returns
 
 Follows of one ``key`` (e.g. a draft id) on one transport are serialised by one lock, next to
 which the navigator keeps the key's *last known state*. An unsafe follow whose outcome is
-uncertain (:func:`loop_async._outcome.is_uncertain`) is never re-sent: it is reconciled by
-re-reading the resource under that lock (:class:`~loop_async._outcome.ReconcilePolicy`) and
+uncertain (:func:`loop_async._sansio.outcome.is_uncertain`) is never re-sent: it is reconciled by
+re-reading the resource under that lock (:class:`~loop_async._sansio.outcome.ReconcilePolicy`) and
 comparing the resource's own state (:func:`~loop_async.hypermedia.formats.own_state`, and the
 rels offered) with the last known state; a change is *took effect*, no change raises
 :class:`~loop_async.errors.OutcomeUnknownError`. The guide "What happens when Loop doesn't
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from yarl import URL
 
-from loop_async._convert import unstructure
-from loop_async._outcome import ReconcilePolicy, is_refusal, is_uncertain
+from loop_async.models._convert import unstructure
+from loop_async._sansio.outcome import ReconcilePolicy, is_refusal, is_uncertain
 from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
 from loop_async.hypermedia.formats import FormatSelector, LinkFormat, encode_query, form_pairs, is_form, own_state
 from loop_async.hypermedia.linkset import LinkSet
@@ -34,7 +34,7 @@ from loop_async.hypermedia.options import resolve_options
 from loop_async.hypermedia.validation import validate_values
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.links import Link
-from loop_async.transport import Response, Transport
+from loop_async._transport import Response, Transport
 
 if TYPE_CHECKING:
     from loop_async.hypermedia.drive import DriveResult, Policy
@@ -135,7 +135,7 @@ class TransitionObserver(Protocol):
 class Navigator(Generic[T]):
     """A decoded resource and the links it offers now; :meth:`follow` moves to the next state.
 
-    ``data_or_response`` is a transport :class:`~loop_async.transport.Response` or parsed
+    ``data_or_response`` is a transport :class:`~loop_async._transport.Response` or parsed
     JSON. ``format`` reads the links and errors, ``decode`` builds :attr:`resource`.
     ``self_url`` re-reads the resource (for :meth:`refresh` and reconciliation; the format's
     self link wins when there is one). ``key`` identifies the resource for the one-writer

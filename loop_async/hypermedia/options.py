@@ -3,7 +3,7 @@
 A property whose options live at another URL gets a :class:`~loop_async.models.links.Field`
 with ``options_link`` set and ``allowed_values`` unset. Before values are checked, the navigator
 asks :func:`resolve_options` for the link with those options filled in: each URL goes through
-:meth:`Transport.resolve <loop_async.transport.Transport.resolve>` first (an URL off the
+:meth:`Transport.resolve <loop_async._transport.Transport.resolve>` first (an URL off the
 client's origin is :class:`~loop_async.errors.UnsafeLinkError` and nothing is sent), then is
 read with one GET. The answer is a JSON array of options, as ``options.inline`` is (plain values
 or objects whose ``valueField``, default ``value``, is the value), or an object holding that
@@ -20,7 +20,7 @@ import attrs
 from loop_async.errors import DecodeError
 from loop_async.hypermedia.formats import option_value
 from loop_async.models.links import Field, Link
-from loop_async.transport import Transport
+from loop_async._transport import Transport
 
 __all__ = ["parse_options", "resolve_options"]
 

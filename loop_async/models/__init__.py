@@ -5,7 +5,7 @@ Decode with :func:`loop_async.models.decode`; the SDK does it for you on every c
 
 from __future__ import annotations
 
-from loop_async.models._enum import OpenEnum
+from loop_async.models._open_enum import OpenEnum
 from loop_async.models.common import Address, ApiErrorEntry, Customer, DecimalMoney, Money
 from loop_async.models.draft_returns import (
     CartItem,
@@ -65,7 +65,7 @@ from loop_async.models.warehouse import (
     Shipment,
     ShipmentItem,
 )
-from loop_async.models.webhooks import (
+from loop_async.models.webhook_events import (
     GiftcardEvent,
     LabelEvent,
     LabelRequestAddresses,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from loop_async.models._enum import OpenEnum
+from loop_async.models._open_enum import OpenEnum
 
 __all__ = [
     "CreditType",

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import attrs
 
-from loop_async.models._enum import OpenEnum
+from loop_async.models._open_enum import OpenEnum
 from loop_async.models.enums import IneligibilityCode
 
 __all__ = [

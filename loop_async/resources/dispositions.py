@@ -3,7 +3,7 @@
 A 3PL's inspection step, the companion of ``returns.process``. Loop takes at most 30 items per
 call, so longer lists are split into batches of 30, sent one after the other. Each batch ends
 ``ok``, ``failed`` (Loop refused it or it was never sent: nothing happened) or ``unknown`` (it
-may have been applied), by the SDK's one uncertain-outcome rule (:mod:`loop_async._outcome`);
+may have been applied), by the SDK's one uncertain-outcome rule (:mod:`loop_async._sansio.outcome`);
 a failed batch never stops or hides the others. Neither call is idempotent and Loop has no
 idempotency key: a batch whose outcome is uncertain is never re-sent (the transport does not
 retry a POST that may have reached Loop).
@@ -24,12 +24,12 @@ from typing import Any, Generic, TypeVar
 import attrs
 from yarl import URL
 
-from loop_async._convert import structure
-from loop_async._outcome import OutcomeKind, classify
+from loop_async.models._convert import structure
+from loop_async._sansio.outcome import OutcomeKind, classify
 from loop_async.errors import LoopError, PartialOutcomeError
 from loop_async.models.warehouse import ConditionCategory, Disposition, DispositionOutcome, Grade
 from loop_async.resources._validate import Problems
-from loop_async.transport import Transport
+from loop_async._transport import Transport
 
 __all__ = [
     "DESCRIPTION_MAX_LENGTH",

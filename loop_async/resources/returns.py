@@ -8,7 +8,7 @@ reason is recorded as a note, as the guide recommends).
 
 None of these actions is idempotent and Loop has no idempotency key: a call that may have
 reached Loop (timeout after sending, 500, 502, 504) is *not* retried; it raises
-:class:`~loop_async.errors.OutcomeUnknownError` (the rule is :mod:`loop_async._outcome`).
+:class:`~loop_async.errors.OutcomeUnknownError` (the rule is :mod:`loop_async._sansio.outcome`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async._convert import structure
-from loop_async._outcome import is_uncertain
-from loop_async._protocol import is_true_body
+from loop_async.models._convert import structure
+from loop_async._sansio.outcome import is_uncertain
+from loop_async._sansio.protocol import is_true_body
 from loop_async.errors import (
     DecodeError,
     LoopAPIError,
@@ -39,7 +39,7 @@ from loop_async.models.returns import DeepLink, DeepLinkQR, Note
 from loop_async.models.support import FraudCategory, FraudReport
 from loop_async.resources._validate import Problems
 from loop_async.resources._windows import MAX_WINDOW, check_range, format_loop_datetime, split_windows
-from loop_async.transport import NO_BODY, Response, Transport
+from loop_async._transport import NO_BODY, Response, Transport
 
 __all__ = [
     "CURRENCY_TYPES",

@@ -29,7 +29,7 @@ __all__ = [
     "merchant_queue",
 ]
 
-#: The outcome kinds (the values of :class:`loop_async._outcome.OutcomeKind`).
+#: The outcome kinds (the values of :class:`loop_async._sansio.outcome.OutcomeKind`).
 OK, FAILED, UNKNOWN, PARTIAL = "ok", "failed", "unknown", "partial"
 
 

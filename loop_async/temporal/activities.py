@@ -4,13 +4,13 @@ Side-effect safety in Temporal's terms. Loop has no idempotency key, so an *unsa
 (one that can change something at Loop: a return action, creating a draft, following a draft's
 link) is attempted once (the workflows give it ``RetryPolicy(maximum_attempts=1)``) and never
 raises for a Loop or transport error: it returns the outcome kind the SDK's one rule gives
-(:func:`loop_async._outcome.classify`) as data, so Temporal has nothing to retry. A worker that
+(:func:`loop_async._sansio.outcome.classify`) as data, so Temporal has nothing to retry. A worker that
 dies mid-activity makes the attempt time out (heartbeat), which the workflow records as
 ``unknown``. *Safe* activities (reads: planning a draft's next step) raise, and Temporal retries
 them with backoff.
 
 Activities know merchants by name only; each worker resolves the keys (see
-:mod:`loop_async.temporal.keys`) into its :class:`~loop_async.pool.ClientPool`.
+:mod:`loop_async.temporal.keys`) into its :class:`~loop_async.bulk.pool.ClientPool`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
-from loop_async._convert import unstructure
-from loop_async._outcome import OutcomeKind, classify
+from loop_async.models._convert import unstructure
+from loop_async._sansio.outcome import OutcomeKind, classify
 from loop_async.client import LoopClient
 from loop_async.errors import (
     FieldValidationError,
@@ -36,7 +36,7 @@ from loop_async.errors import (
 from loop_async.hypermedia import Choose, Navigator, Stop
 from loop_async.hypermedia.navigator import maybe_await
 from loop_async.models.draft_returns import DraftReturnResponse
-from loop_async.pool import ClientPool
+from loop_async.bulk.pool import ClientPool
 from loop_async.resources.dispositions import MAX_BATCH, Assessment
 from loop_async.temporal._types import (
     ActionInput,

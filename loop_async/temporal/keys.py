@@ -1,7 +1,7 @@
 """Where a worker finds each merchant's API key: the environment, a file, or your own callable.
 
 Workflow inputs and results name merchants, never keys; only the worker process that makes
-the requests resolves a merchant to its key, when it builds its :class:`~loop_async.pool.ClientPool`.
+the requests resolves a merchant to its key, when it builds its :class:`~loop_async.bulk.pool.ClientPool`.
 """
 
 from __future__ import annotations

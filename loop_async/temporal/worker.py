@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from loop_async.pool import ClientPool
+from loop_async.bulk.pool import ClientPool
 from loop_async.ratelimit import RateLimiter
 from loop_async.temporal._types import merchant_queue
 from loop_async.temporal.activities import LoopActivities
@@ -65,10 +65,10 @@ def build_pool(
     redis_prefix: str = "loop:ratelimit:",
     **client_options: Any,
 ) -> ClientPool:
-    """A :class:`~loop_async.pool.ClientPool` with every merchant of ``keys``.
+    """A :class:`~loop_async.bulk.pool.ClientPool` with every merchant of ``keys``.
 
     With ``redis_url`` each merchant's ``rate_limit`` (requests per minute) is one
-    :class:`~loop_async.redis_limiter.RedisRateLimiter` bucket shared by every worker on every
+    :class:`~loop_async.ratelimit.redis.RedisRateLimiter` bucket shared by every worker on every
     machine, which is what keeps a key under Loop's limit however many workers run. Without it
     each worker has its own limiter at ``rate_limit``: give each worker its share then
     (``None`` or 0: no client-side limit).
@@ -76,7 +76,7 @@ def build_pool(
     api_keys = dict(keys) if isinstance(keys, Mapping) else resolve_keys(keys)
     factory = None
     if redis_url is not None and rate_limit:
-        from loop_async.redis_limiter import RedisRateLimiter
+        from loop_async.ratelimit.redis import RedisRateLimiter
 
         def factory(merchant: str) -> RateLimiter:
             return RedisRateLimiter(redis_url, redis_bucket(merchant, redis_prefix), rate_limit)

@@ -29,7 +29,7 @@ from loop_async.testing.server import (
     FakeLoopServer,
     RequestRecord,
 )
-from loop_async.testing.webhooks import SIGNATURE_HEADER, WebhookDelivery, sign
+from loop_async.testing.webhook_sender import SIGNATURE_HEADER, WebhookDelivery, sign
 
 __all__ = [
     "ALL_SCOPES",

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from loop_async import _json
+from loop_async._sansio import json as _json
 
 __all__ = [
     "LoopHTTPError",

@@ -41,7 +41,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async._convert import structure, unstructure
+from loop_async.models._convert import structure, unstructure
 from loop_async.models import (
     Address,
     ApiErrorEntry,

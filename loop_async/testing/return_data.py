@@ -25,8 +25,8 @@ from typing import Any
 from multidict import MultiMapping
 from yarl import URL
 
-from loop_async import _json
-from loop_async._convert import unstructure
+from loop_async._sansio import json as _json
+from loop_async.models._convert import unstructure
 from loop_async.models import (
     ConditionCategory,
     DispositionOutcome,

@@ -27,7 +27,7 @@ import attrs
 from aiohttp import web
 from yarl import URL
 
-from loop_async import _json
+from loop_async._sansio import json as _json
 from loop_async.testing._shapes import (
     LoopHTTPError,
     action_error,
@@ -44,7 +44,7 @@ from loop_async.testing.return_data import asn_rows, find_return, list_returns, 
 from loop_async.testing.store import FakeDraft, FakeNote, FakeOrder, FakeReturn, FakeWebhook, Store
 from loop_async.testing.warehouse import Warehouse
 from loop_async.testing.webhook_payloads import giftcard_payload, label_payload, restock_payload, return_payload
-from loop_async.testing.webhooks import WebhookDelivery, WebhookDispatcher
+from loop_async.testing.webhook_sender import WebhookDelivery, WebhookDispatcher
 
 __all__ = [
     "ALL_SCOPES",

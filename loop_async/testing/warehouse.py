@@ -27,10 +27,10 @@ from aiohttp import web
 from multidict import MultiMapping
 from yarl import URL
 
-from loop_async import _json
+from loop_async._sansio import json as _json
 from loop_async.testing._shapes import action_error, json_response, validation_error
 from loop_async.testing.store import SHOP_ID, FakeOrder, FakeReturnLineItem, Store
-from loop_async.testing.webhooks import WebhookDispatcher
+from loop_async.testing.webhook_sender import WebhookDispatcher
 
 __all__ = [
     "CONDITION_CATEGORIES",

@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 
 import aiohttp
 
-from loop_async import _json
-from loop_async.retry import parse_retry_after
+from loop_async._sansio import json as _json
+from loop_async._sansio.retry import parse_retry_after
 from loop_async.testing.store import FakeWebhook
 
 __all__ = [

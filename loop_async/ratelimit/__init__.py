@@ -13,7 +13,7 @@ waiter that is cancelled (or times out) holds nothing that would need giving bac
 
 The :class:`RateLimiter` protocol is the extension point: any object with ``acquire`` and
 ``observe`` can be passed to :class:`~loop_async.LoopClient` (``rate_limiter=``), for
-example one shared by several clients, or :class:`loop_async.redis_limiter.RedisRateLimiter`
+example one shared by several clients, or :class:`loop_async.ratelimit.redis.RedisRateLimiter`
 shared by several processes.
 """
 

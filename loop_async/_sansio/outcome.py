@@ -2,7 +2,7 @@
 
 Pure code, no I/O. Loop has no idempotency key, so the SDK never re-sends an unsafe request
 whose outcome it cannot know; this module says when that is. The transport's retry decision
-(:mod:`loop_async.retry`), the navigator's reconciliation, the return actions, bulk jobs, the
+(:mod:`loop_async._sansio.retry`), the navigator's reconciliation, the return actions, bulk jobs, the
 CLI and the Temporal activities all ask it, so they cannot disagree.
 
 The rule, for a request whose method is not idempotent:

@@ -1,7 +1,7 @@
 """The I/O layer: one aiohttp session, auth, limits, retries, and turning answers into errors.
 
 Everything that decides (retry or not, which error, is this body an error) is pure code in
-:mod:`loop_async.retry` and :mod:`loop_async._protocol`; this module only does the I/O and
+:mod:`loop_async._sansio.retry` and :mod:`loop_async._sansio.protocol`; this module only does the I/O and
 applies those decisions.
 """
 
@@ -23,10 +23,10 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from loop_async import _json
+from loop_async._sansio import json as _json
 from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, RetryEvent
-from loop_async._outcome import SAFE_METHODS, ReconcilePolicy, is_idempotent, status_may_have_acted
-from loop_async._protocol import ParsedError, build_api_error, parse_error_body, request_id_from
+from loop_async._sansio.outcome import SAFE_METHODS, ReconcilePolicy, is_idempotent, status_may_have_acted
+from loop_async._sansio.protocol import ParsedError, build_api_error, parse_error_body, request_id_from
 from loop_async.errors import (
     ClientClosedError,
     DecodeError,
@@ -43,7 +43,7 @@ from loop_async.errors import (
     UnsafeLinkError,
 )
 from loop_async.ratelimit import RateLimiter
-from loop_async.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
+from loop_async._sansio.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
 
 __all__ = ["NO_BODY", "Response", "Transport", "capture_responses"]
 
@@ -671,7 +671,7 @@ class Transport:
     async def _parse(content: bytes, status: int) -> Any:
         """Parse the body; a non-JSON body is kept as ``None`` for errors, refused for 2xx.
 
-        Parsing is bounded (:func:`loop_async._json.check_cost`: depth and value count), and a
+        Parsing is bounded (:func:`loop_async._sansio.json.check_cost`: depth and value count), and a
         large body is parsed in a worker thread, so that it does not stall the event loop.
         """
         if not content or content.isspace():

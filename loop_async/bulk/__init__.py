@@ -19,9 +19,9 @@ client's job (its :class:`~loop_async.ratelimit.RateLimiter` paces every request
 
 One failed item never stops the rest: its exception is its outcome, and ``outcome.kind`` says
 what it means (``ok``, ``failed``: nothing happened, ``unknown``: it may have happened,
-``partial``; the rule is :mod:`loop_async._outcome`). The exception is kept without its
+``partial``; the rule is :mod:`loop_async._sansio.outcome`). The exception is kept without its
 traceback, so thousands of failures do not hold thousands of stack frames. When the exception
-is a *fatal* answer (a 401 or 403, :func:`~loop_async._outcome.is_fatal`): then the job stops
+is a *fatal* answer (a 401 or 403, :func:`~loop_async._sansio.outcome.is_fatal`): then the job stops
 starting items, as every later request with that key would fail too (``stop_on=None`` turns this
 off), and :attr:`JobReport.stopped_by` holds the error. :meth:`BulkJob.stop`
 stops starting new items and lets the ones in flight finish; cancelling the task that
@@ -43,7 +43,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from loop_async._outcome import OutcomeKind, classify, is_fatal
+from loop_async._sansio.outcome import OutcomeKind, classify, is_fatal
 from loop_async.ratelimit import RateLimiter
 
 __all__ = [
@@ -70,7 +70,7 @@ _RATE_WINDOW = 10.0  # seconds of completions the current rate is measured over
 class Outcome(Generic[T, R]):
     """What became of one item: its ``index`` in the input, and its ``value`` or its ``error``.
 
-    ``key`` names the merchant (API key) the item ran under in a :class:`~loop_async.pool.ClientPool`
+    ``key`` names the merchant (API key) the item ran under in a :class:`~loop_async.bulk.pool.ClientPool`
     job, ``None`` otherwise.
     """
 

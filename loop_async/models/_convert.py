@@ -30,12 +30,12 @@ from cattrs.errors import BaseValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from loop_async.errors import DecodeError
-from loop_async.models._enum import OpenEnum
+from loop_async.models._open_enum import OpenEnum
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.draft_returns import DraftReturn, DraftReturnResponse
 from loop_async.models.links import Field, Link
 from loop_async.models.return_data import AsnRow, Return, ReturnsPage
-from loop_async.models.webhooks import (
+from loop_async.models.webhook_events import (
     EVENT_TYPES,
     LooseInt,
     RestockEvent,

@@ -39,10 +39,10 @@ from typing import Any, Final, TypeGuard, TypeVar
 
 from aiohttp import web
 
-from loop_async import _json
-from loop_async._convert import structure
+from loop_async._sansio import json as _json
+from loop_async.models._convert import structure
 from loop_async.errors import DecodeError
-from loop_async.models.webhooks import (
+from loop_async.models.webhook_events import (
     EVENT_TYPES,
     GiftcardEvent,
     LabelEvent,
@@ -128,7 +128,7 @@ class InvalidWebhookError(DecodeError):
 def parse_event(raw_body: bytes | str) -> WebhookEvent:
     """Decode a (verified) webhook body into its typed event.
 
-    The topic picks the class (:data:`~loop_async.models.webhooks.EVENT_TYPES`); an unknown
+    The topic picks the class (:data:`~loop_async.models.webhook_events.EVENT_TYPES`); an unknown
     topic gives :class:`UnknownWebhookEvent`, and so does a known topic whose payload does not
     decode (with ``decode_error`` set). Raises :class:`InvalidWebhookError` for a body that is
     not a JSON object with a ``topic`` and a ``trigger``.

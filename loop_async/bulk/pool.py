@@ -228,7 +228,7 @@ class ClientPool:
     ``api_keys`` maps a merchant name (any label you choose; it is what reports and outcomes
     show, the keys themselves never are) to its API key. ``rate_limit`` is each key's budget in
     requests per minute; ``limiter_factory(name)`` builds a limiter per merchant instead (for
-    example a :class:`~loop_async.redis_limiter.RedisRateLimiter`, so that several processes
+    example a :class:`~loop_async.ratelimit.redis.RedisRateLimiter`, so that several processes
     share each key's budget). Other keyword arguments go to every :class:`LoopClient`.
     """
 

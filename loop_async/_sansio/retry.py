@@ -27,7 +27,7 @@ from enum import Enum
 
 import attrs
 
-from loop_async._outcome import IDEMPOTENT_METHODS, REFUSED_STATUSES
+from loop_async._sansio.outcome import IDEMPOTENT_METHODS, REFUSED_STATUSES
 from loop_async.ratelimit import LOOP_WINDOW
 
 __all__ = ["Attempt", "Outcome", "RetryDecision", "RetryPolicy", "parse_retry_after"]

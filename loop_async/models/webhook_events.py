@@ -18,7 +18,7 @@ from typing import Any, NewType, TypeAlias
 
 import attrs
 
-from loop_async.models._enum import OpenEnum
+from loop_async.models._open_enum import OpenEnum
 from loop_async.models.common import Address, DecimalMoney, Money
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import Return
