@@ -18,8 +18,8 @@ import orjson
 from benchmarks.harness import CaseResult, Config, Target, median, spread
 from benchmarks.servers import PAYLOAD_PATH
 from loop_async._sansio import json as _json
-from loop_async.models._convert import structure
 from loop_async.models import DraftReturnResponse
+from loop_async.models._convert import structure
 
 DECODE_TARGET = 2.5
 

@@ -57,8 +57,8 @@ def profile_typed() -> str:
 
 def profile_decode() -> str:
     """Own-time profile of the model decode alone."""
-    from loop_async.models._convert import structure
     from loop_async.models import DraftReturnResponse
+    from loop_async.models._convert import structure
 
     data = orjson.loads(PAYLOAD_PATH.read_bytes())
     for _ in range(200):

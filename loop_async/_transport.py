@@ -23,10 +23,11 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from loop_async._sansio import json as _json
 from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, RetryEvent
+from loop_async._sansio import json as _json
 from loop_async._sansio.outcome import SAFE_METHODS, ReconcilePolicy, is_idempotent, status_may_have_acted
 from loop_async._sansio.protocol import ParsedError, build_api_error, parse_error_body, request_id_from
+from loop_async._sansio.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
 from loop_async.errors import (
     ClientClosedError,
     DecodeError,
@@ -43,7 +44,6 @@ from loop_async.errors import (
     UnsafeLinkError,
 )
 from loop_async.ratelimit import RateLimiter
-from loop_async._sansio.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
 
 __all__ = ["NO_BODY", "Response", "Transport", "capture_responses"]
 

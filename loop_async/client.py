@@ -13,6 +13,8 @@ from yarl import URL
 
 from loop_async._hooks import Hooks
 from loop_async._sansio.outcome import ReconcilePolicy
+from loop_async._sansio.retry import RetryPolicy
+from loop_async._transport import NO_BODY, Response, Transport
 from loop_async._version import __version__
 from loop_async.errors import FieldProblem, FieldValidationError
 from loop_async.ratelimit import RateLimiter, build_limiter
@@ -24,8 +26,6 @@ from loop_async.resources.lists import ALLOWLIST_TYPES, BLOCKLIST_TYPES, ListRes
 from loop_async.resources.orders import OrdersResource
 from loop_async.resources.returns import ReturnsResource
 from loop_async.resources.webhook_subscriptions import WebhooksResource
-from loop_async._sansio.retry import RetryPolicy
-from loop_async._transport import NO_BODY, Response, Transport
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "LoopClient"]
 

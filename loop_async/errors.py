@@ -27,6 +27,7 @@
     │                                  an ``ExceptionGroup`` of ``FieldProblem``, one per bad field)
     ├── RelNotAvailableError ......... the navigator has no link with that rel (a ``LookupError``)
     ├── UnsafeLinkError .............. a link or redirect off the client's origin (``ValueError``)
+    ├── DriveLimitError .............. ``drive`` made ``max_steps`` follows without an end (a ``RuntimeError``)
     ├── ClientClosedError ............ the client was used after ``aclose()`` (a ``RuntimeError``)
     └── PoolInputError ............... a pool job's input failed for some merchants (the others' work was done)
 
@@ -61,6 +62,7 @@ __all__ = [
     "ClientClosedError",
     "ConflictError",
     "DecodeError",
+    "DriveLimitError",
     "FieldProblem",
     "FieldValidationError",
     "LoopAPIError",
@@ -521,6 +523,23 @@ class UnsafeLinkError(LoopError, ValueError):
         why = f": {reason}" if reason else ""
         super().__init__(
             f"refusing to send a request to {self.url} (the client's origin is {self.expected_origin}){why}"
+        )
+
+
+class DriveLimitError(LoopError, RuntimeError):
+    """``drive`` made ``max_steps`` follows without reaching an end.
+
+    ``result`` is the :class:`~loop_async.hypermedia.DriveResult` so far (its navigator, the
+    steps made); typed ``Any`` so that this module imports nothing above it.
+    """
+
+    def __init__(self, max_steps: int, result: Any) -> None:
+        self.max_steps = max_steps
+        self.result = result
+        rels = " -> ".join(step.rel for step in result.steps[-5:])
+        super().__init__(
+            f"drive stopped after max_steps={max_steps} follows without reaching a terminal state "
+            f"(last: {rels}; rels now: {', '.join(result.navigator.rels)})"
         )
 
 

@@ -21,9 +21,9 @@ from aiohttp.test_utils import TestServer
 from yarl import URL
 
 from loop_async._sansio.outcome import ReconcilePolicy
-from loop_async.hypermedia import LoopLinksFormat, Navigator
 from loop_async._sansio.retry import RetryPolicy
 from loop_async._transport import Transport
+from loop_async.hypermedia import LoopLinksFormat, Navigator
 
 ROOT = "/api/v1"
 

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from loop_async._cli.main import build_parser
 from loop_async._cli.returns import parse_when, run_list
 from loop_async._cli.webhooks import serve
-from loop_async._cli.main import build_parser
 from loop_async.testing import FakeLoopServer
 from loop_async.webhooks import SIGNATURE_HEADER, compute_signature
 

@@ -20,9 +20,9 @@ import attrs
 import pytest
 
 from loop_async import DecodeError, LoopClient
-from loop_async.models._convert import _detailed, _fast, converter, structure
 from loop_async.hypermedia.navigator import _UNDECODED
 from loop_async.models import DraftReturn, DraftReturnResponse, Link, Money, ReturnsPage
+from loop_async.models._convert import _detailed, _fast, converter, structure
 from tests.scripted import ScriptedServer
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "loop-api" / "draft-return-response.json"

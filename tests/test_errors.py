@@ -6,6 +6,7 @@ import copy
 import pickle
 import sys
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from yarl import URL
@@ -164,6 +165,9 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     ),
     "UnsafeLinkError": lambda: UnsafeLinkError("https://evil.example/x", "https://api.loopreturns.com", "other host"),
     "ClientClosedError": lambda: errors_module.ClientClosedError("closed"),
+    "DriveLimitError": lambda: errors_module.DriveLimitError(
+        3, SimpleNamespace(steps=(SimpleNamespace(rel="next"),), navigator=SimpleNamespace(rels=("next",)))
+    ),
     "PoolInputError": lambda: errors_module.PoolInputError(
         {"shop-a": ValueError("bad row 3"), "shop-b": _api(ServerError, 503)}
     ),

@@ -23,9 +23,9 @@ from aiohttp.test_utils import TestServer
 from yarl import URL
 
 from loop_async import LoopClient
-from loop_async.models._convert import structure
 from loop_async.errors import LoopAPIError, NotFoundError, UnprocessableEntityError
 from loop_async.models import AsnRow, ReturnRefund, ReturnsPage, ReturnState
+from loop_async.models._convert import structure
 from loop_async.testing import FakeLoopServer
 
 DOCS = Path(__file__).parent / "data" / "loop-docs"

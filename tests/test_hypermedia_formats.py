@@ -160,9 +160,9 @@ def test_linkset_family_member_and_lookup() -> None:
 def test_a_format_subclass_that_reads_links_its_own_way_is_honoured() -> None:
     """The decoded resource's links are reused only for the plain Loop format."""
     from loop_async import LoopClient
-    from loop_async.models._convert import structure
     from loop_async.hypermedia import Navigator
     from loop_async.models import DraftReturnResponse
+    from loop_async.models._convert import structure
 
     class RequiredOnly(LoopLinksFormat):
         def links(self, data: Any) -> tuple[Link, ...]:

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loop_async import DecodeError
-from loop_async.models._convert import structure, unstructure
 from loop_async.models import (
     CreditType,
     DraftReturnResponse,
@@ -29,6 +28,7 @@ from loop_async.models import (
     ReturnType,
     StoreCreditType,
 )
+from loop_async.models._convert import structure, unstructure
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "loop-api" / "draft-return-response.json"
 if not REFERENCE.exists():  # a checkout without shared/ beside it: use the copy in tests/data

@@ -42,9 +42,9 @@ from loop_async import (
     bulk,
 )
 from loop_async._sansio.outcome import classify, is_fatal, is_refusal, is_uncertain, may_have_taken_effect
+from loop_async.bulk.pool import ClientPool
 from loop_async.hypermedia import Link, Navigator, Stop
 from loop_async.models import DraftReturnResponse
-from loop_async.bulk.pool import ClientPool
 from loop_async.testing import FakeLoopServer
 from tests._draft_values import values_from_metadata
 

@@ -11,8 +11,8 @@ import pytest_asyncio
 from yarl import URL
 
 from loop_async import LoopClient, NotFoundError, UnprocessableEntityError
-from loop_async.models._convert import structure
 from loop_async.models import DraftReturnResponse, IneligibilityCode
+from loop_async.models._convert import structure
 from loop_async.testing import FakeLoopServer
 from loop_async.testing.store import RETURN_METHODS, RETURN_REASONS
 

@@ -21,8 +21,8 @@ from loop_async import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from loop_async.models._convert import structure
 from loop_async.models import Return, ReturnsPage
+from loop_async.models._convert import structure
 from loop_async.testing import SCOPE_ORDERS, FakeLoopServer
 from loop_async.testing.store import minor_to_decimal
 

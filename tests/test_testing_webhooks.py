@@ -17,8 +17,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from loop_async import LoopClient
-from loop_async.models._convert import structure
 from loop_async.models import Return
+from loop_async.models._convert import structure
 from loop_async.testing import SIGNATURE_HEADER, FakeLoopServer, sign
 from loop_async.testing.webhook_sender import LOOP_ATTEMPTS
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from loop_async._cli import bulk_assess
-from loop_async._cli.orders import run_eligibility
 from loop_async._cli.main import build_parser
+from loop_async._cli.orders import run_eligibility
 from loop_async.testing import FakeLoopServer
 
 ASSESS = "POST /api/v1/dispositioning/assess"

@@ -14,7 +14,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from loop_async import LoopClient
-from loop_async.models._convert import structure
 from loop_async.errors import (
     AuthenticationError,
     FieldValidationError,
@@ -34,6 +33,7 @@ from loop_async.models import (
     Shipment,
     ShipmentItem,
 )
+from loop_async.models._convert import structure
 from loop_async.testing import SCOPE_RETURNS, SIGNATURE_HEADER, FakeLoopServer
 from loop_async.webhooks import verify_signature
 

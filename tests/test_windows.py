@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loop_async._sansio.problems import Problems
 from loop_async.errors import FieldValidationError
-from loop_async.resources._validate import Problems
 from loop_async.resources._windows import MAX_WINDOW, check_range, format_loop_datetime, split_windows
 
 UTC = timezone.utc

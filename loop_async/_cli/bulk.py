@@ -273,7 +273,7 @@ def _open_output(path: Path) -> IO[str]:
 
 
 def classify(error: BaseException) -> str:
-    """The row's status for ``error``: ``failed``, ``unknown`` or ``partial`` (:func:`loop_async._sansio.outcome.classify`)."""
+    """The row's status for ``error``: ``failed``, ``unknown`` or ``partial`` (the one rule, in ``_sansio.outcome``)."""
     return outcome_kind(error).value
 
 

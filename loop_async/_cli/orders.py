@@ -13,10 +13,10 @@ import asyncio
 import sys
 from typing import IO, Any
 
-from loop_async._sansio import json as _json
 from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
-from loop_async.models._convert import unstructure
+from loop_async._sansio import json as _json
 from loop_async.errors import FieldValidationError, LoopError
+from loop_async.models._convert import unstructure
 
 __all__ = ["register", "run_eligibility"]
 

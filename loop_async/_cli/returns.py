@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from loop_async._sansio import json as _json
 from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
-from loop_async.models._convert import unstructure
+from loop_async._sansio import json as _json
 from loop_async.errors import FieldValidationError, LoopError
+from loop_async.models._convert import unstructure
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import Return
 from loop_async.resources.returns import LIST_FILTERS, MAX_PAGE_SIZE

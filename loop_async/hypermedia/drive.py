@@ -22,7 +22,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
-from loop_async.errors import LoopError
+from loop_async.errors import DriveLimitError
 from loop_async.hypermedia.navigator import Navigator, maybe_await
 from loop_async.models.links import Link
 
@@ -83,19 +83,6 @@ class DriveResult(Generic[T]):
     steps: tuple[Step, ...]
     outcome: Literal["terminal", "stopped", "idle", "planned"]
     reason: str = ""
-
-
-class DriveLimitError(LoopError, RuntimeError):
-    """``drive`` made ``max_steps`` follows without reaching an end; ``result`` holds them."""
-
-    def __init__(self, max_steps: int, result: DriveResult[Any]) -> None:
-        self.max_steps = max_steps
-        self.result = result
-        rels = " -> ".join(step.rel for step in result.steps[-5:])
-        super().__init__(
-            f"drive stopped after max_steps={max_steps} follows without reaching a terminal state "
-            f"(last: {rels}; rels now: {', '.join(result.navigator.rels)})"
-        )
 
 
 async def _decide(policy: Policy[T], nav: Navigator[T], link: Link) -> tuple[Link, Mapping[str, Any]] | Stop:

@@ -30,8 +30,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from loop_async.models._convert import structure
 from loop_async.errors import DecodeError, FieldProblem, FieldValidationError
+from loop_async.models._convert import structure
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.enums import FieldType
 from loop_async.models.links import Field, Link

@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from yarl import URL
 
-from loop_async.models._convert import unstructure
 from loop_async._sansio.outcome import ReconcilePolicy, is_refusal, is_uncertain
+from loop_async._transport import Response, Transport
 from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
 from loop_async.hypermedia.formats import FormatSelector, LinkFormat, encode_query, form_pairs, is_form, own_state
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.hypermedia.options import resolve_options
 from loop_async.hypermedia.validation import validate_values
+from loop_async.models._convert import unstructure
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.links import Link
-from loop_async._transport import Response, Transport
 
 if TYPE_CHECKING:
     from loop_async.hypermedia.drive import DriveResult, Policy

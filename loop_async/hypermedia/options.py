@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
+from loop_async._transport import Transport
 from loop_async.errors import DecodeError
 from loop_async.hypermedia.formats import option_value
 from loop_async.models.links import Field, Link
-from loop_async._transport import Transport
 
 __all__ = ["parse_options", "resolve_options"]
 

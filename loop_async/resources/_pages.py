@@ -7,10 +7,10 @@ from typing import TypeVar
 
 from yarl import URL
 
-from loop_async.models._convert import structure
-from loop_async.errors import DecodeError
-from loop_async.models.pages import LaravelPage
 from loop_async._transport import Transport
+from loop_async.errors import DecodeError
+from loop_async.models._convert import structure
+from loop_async.models.pages import LaravelPage
 
 __all__ = ["laravel_items"]
 

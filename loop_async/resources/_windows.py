@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from loop_async.resources._validate import Problems
+from loop_async._sansio.problems import Problems
 
 __all__ = ["LOOP_DATETIME_FORMAT", "MAX_WINDOW", "check_range", "format_loop_datetime", "split_windows"]
 

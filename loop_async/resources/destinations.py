@@ -14,11 +14,11 @@ from typing import Any
 
 import attrs
 
+from loop_async._sansio.problems import Problems
+from loop_async._transport import Transport
 from loop_async.models._convert import structure, unstructure
 from loop_async.models.common import Address
 from loop_async.models.warehouse import Destination, DestinationType
-from loop_async.resources._validate import Problems
-from loop_async._transport import Transport
 
 __all__ = ["DestinationsResource"]
 

@@ -24,12 +24,12 @@ from typing import Any, Generic, TypeVar
 import attrs
 from yarl import URL
 
-from loop_async.models._convert import structure
 from loop_async._sansio.outcome import OutcomeKind, classify
-from loop_async.errors import LoopError, PartialOutcomeError
-from loop_async.models.warehouse import ConditionCategory, Disposition, DispositionOutcome, Grade
-from loop_async.resources._validate import Problems
+from loop_async._sansio.problems import Problems
 from loop_async._transport import Transport
+from loop_async.errors import LoopError, PartialOutcomeError
+from loop_async.models._convert import structure
+from loop_async.models.warehouse import ConditionCategory, Disposition, DispositionOutcome, Grade
 
 __all__ = [
     "DESCRIPTION_MAX_LENGTH",

@@ -22,15 +22,15 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async.models._convert import structure, unstructure
+from loop_async._sansio.problems import Problems
+from loop_async._transport import Transport
 from loop_async.errors import DecodeError, UnsafeLinkError
 from loop_async.hypermedia import HalFormsFormat, LinkFormat, Navigator, NegotiatedFormat, TransitionObserver
+from loop_async.models._convert import structure, unstructure
 from loop_async.models.common import Address
 from loop_async.models.draft_returns import DraftReturn, DraftReturnResponse, Totals
 from loop_async.models.enums import FieldType, ProcessingType
 from loop_async.models.links import Field, Link
-from loop_async.resources._validate import Problems
-from loop_async._transport import Transport
 
 __all__ = ["DraftReturnsResource", "decode_draft_response"]
 

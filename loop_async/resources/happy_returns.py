@@ -10,11 +10,11 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
+from loop_async._sansio.problems import Problems
+from loop_async._transport import Transport
 from loop_async.models._convert import structure
 from loop_async.models.warehouse import Shipment, ShipmentItem
 from loop_async.resources._pages import laravel_items
-from loop_async.resources._validate import Problems
-from loop_async._transport import Transport
 
 __all__ = ["HappyReturnsResource", "ShipmentsResource"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from loop_async._sansio.problems import Problems
+from loop_async._transport import Transport
 from loop_async.models._convert import structure
 from loop_async.models.support import ListEntry, ListEntryType
 from loop_async.resources._pages import laravel_items
-from loop_async.resources._validate import Problems
-from loop_async._transport import Transport
 
 __all__ = ["ALLOWLIST_TYPES", "BLOCKLIST_TYPES", "ListResource"]
 

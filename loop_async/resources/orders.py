@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from loop_async._sansio.problems import Problems
+from loop_async._transport import Transport
 from loop_async.models._convert import structure
 from loop_async.models.support import ReturnEligibility
-from loop_async.resources._validate import Problems
-from loop_async._transport import Transport
 
 __all__ = ["OrdersResource"]
 

@@ -21,9 +21,10 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async.models._convert import structure
 from loop_async._sansio.outcome import is_uncertain
+from loop_async._sansio.problems import Problems
 from loop_async._sansio.protocol import is_true_body
+from loop_async._transport import NO_BODY, Response, Transport
 from loop_async.errors import (
     DecodeError,
     LoopAPIError,
@@ -33,13 +34,12 @@ from loop_async.errors import (
     PartialOutcomeError,
     UnprocessableEntityError,
 )
+from loop_async.models._convert import structure
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import AsnRow, Return, ReturnsPage
 from loop_async.models.returns import DeepLink, DeepLinkQR, Note
 from loop_async.models.support import FraudCategory, FraudReport
-from loop_async.resources._validate import Problems
 from loop_async.resources._windows import MAX_WINDOW, check_range, format_loop_datetime, split_windows
-from loop_async._transport import NO_BODY, Response, Transport
 
 __all__ = [
     "CURRENCY_TYPES",

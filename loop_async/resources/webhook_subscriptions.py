@@ -7,11 +7,11 @@ from typing import Any
 
 from yarl import URL
 
-from loop_async.models._convert import structure
-from loop_async.errors import NotFoundError
-from loop_async.models.webhook_events import Webhook, WebhookStatus, WebhookTopic, WebhookTrigger
-from loop_async.resources._validate import Problems
+from loop_async._sansio.problems import Problems
 from loop_async._transport import Transport
+from loop_async.errors import NotFoundError
+from loop_async.models._convert import structure
+from loop_async.models.webhook_events import Webhook, WebhookStatus, WebhookTopic, WebhookTrigger
 
 __all__ = ["WebhooksResource"]
 

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
-from loop_async.models._convert import unstructure
 from loop_async._sansio.outcome import OutcomeKind, classify
+from loop_async.bulk.pool import ClientPool
 from loop_async.client import LoopClient
 from loop_async.errors import (
     FieldValidationError,
@@ -35,8 +35,8 @@ from loop_async.errors import (
 )
 from loop_async.hypermedia import Choose, Navigator, Stop
 from loop_async.hypermedia.navigator import maybe_await
+from loop_async.models._convert import unstructure
 from loop_async.models.draft_returns import DraftReturnResponse
-from loop_async.bulk.pool import ClientPool
 from loop_async.resources.dispositions import MAX_BATCH, Assessment
 from loop_async.temporal._types import (
     ActionInput,

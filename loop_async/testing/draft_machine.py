@@ -41,7 +41,6 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async.models._convert import structure, unstructure
 from loop_async.models import (
     Address,
     ApiErrorEntry,
@@ -80,6 +79,7 @@ from loop_async.models import (
     Totals,
     UserInput,
 )
+from loop_async.models._convert import structure, unstructure
 from loop_async.testing._shapes import LoopHTTPError, draft_error, validation_error
 from loop_async.testing.store import (
     CART_PRODUCTS,

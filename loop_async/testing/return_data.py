@@ -26,7 +26,6 @@ from multidict import MultiMapping
 from yarl import URL
 
 from loop_async._sansio import json as _json
-from loop_async.models._convert import unstructure
 from loop_async.models import (
     ConditionCategory,
     DispositionOutcome,
@@ -35,6 +34,7 @@ from loop_async.models import (
     ReturnRefund,
     ReturnState,
 )
+from loop_async.models._convert import unstructure
 from loop_async.testing._shapes import validation_error
 from loop_async.testing.store import FakeReturn, Store, minor_to_decimal
 

@@ -40,8 +40,8 @@ from typing import Any, Final, TypeGuard, TypeVar
 from aiohttp import web
 
 from loop_async._sansio import json as _json
-from loop_async.models._convert import structure
 from loop_async.errors import DecodeError
+from loop_async.models._convert import structure
 from loop_async.models.webhook_events import (
     EVENT_TYPES,
     GiftcardEvent,

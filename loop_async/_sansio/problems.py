@@ -1,4 +1,4 @@
-"""Argument checks shared by the resources: every problem collected, raised once, nothing sent."""
+"""The one collector of argument problems: every caller adds to it, it raises them together, nothing is sent."""
 
 from __future__ import annotations
 
