@@ -51,7 +51,7 @@ KNOWN_OPTIONS = {"continue", "no-run", "draft"}
 NO_RUN: dict[str, str] = {
     "webhook-receiver": "serves on port 8080 until stopped (web.run_app)",
     "return-action-catalogue": "one call per action, all on return 123 (tests/test_returns.py runs each)",
-    "temporal-cluster": "needs a Temporal server and workers (tests/test_temporal*.py run these calls on a dev server)",
+    "temporal-cluster": "needs a Temporal server and workers (tests/temporal/ run these calls on a dev server)",
 }
 
 

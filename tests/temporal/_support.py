@@ -20,7 +20,7 @@ pytest.importorskip("temporalio", reason="temporalio (the 'temporal' extra) is n
 
 from temporalio.client import Client, WorkflowHandle
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ from loop_async.temporal import (
 )
 from loop_async.testing import FakeLoopServer
 from loop_async.testing.server import ALL_SCOPES
-from tests._temporal_support import (  # noqa: F401
+from tests.temporal._support import (  # noqa: F401
     WorkerProcess,
     history_json,
     key_env,
@@ -38,7 +38,7 @@ from tests._temporal_support import (  # noqa: F401
     wait_until,
     worker_args,
 )
-from tests.test_temporal import searchable
+from tests.temporal.test_workflows_and_activities import searchable
 
 # CI's size; LOOP_ASYNC_TEMPORAL_SCALE=issue runs the issue's 2,000 items over 20 keys.
 MERCHANTS, ITEMS_PER_MERCHANT = (20, 100) if os.environ.get("LOOP_ASYNC_TEMPORAL_SCALE") == "issue" else (4, 50)

