@@ -43,7 +43,8 @@ def check_cost(data: bytes | str) -> None:
     """
     raw = data.encode() if isinstance(data, str) else data
     opens = raw.count(b"[") + raw.count(b"{")
-    if opens <= MAX_DEPTH and opens + raw.count(b",") < MAX_ITEMS:
+    # Every value takes at least one byte: a body shorter than MAX_ITEMS needs no comma count.
+    if opens <= MAX_DEPTH and (len(raw) < MAX_ITEMS or opens + raw.count(b",") < MAX_ITEMS):
         return
     bare = _STRING.sub(b'""', raw)
     opens = bare.count(b"[") + bare.count(b"{")
