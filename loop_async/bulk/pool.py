@@ -1,16 +1,8 @@
-"""Several merchants at once: one :class:`~loop_async.LoopClient` per API key, one event loop.
+"""Several merchants at once: one :class:`~loop_async.LoopClient` per API key, one sub-job per key.
 
-A 3PL driving returns for many merchants has one API key (and one rate budget) per merchant.
-:class:`ClientPool` keeps a client per key, each with its own limiter, and runs a job as one
-sub-job per merchant, so a merchant with a long list never starves the others and every key
-is used at its own full rate::
-
-    async with ClientPool({"acme": acme_key, "globex": globex_key}) as pool:
-        async with pool.run({"acme": acme_ids, "globex": globex_ids}, process) as job:
-            async for outcome in job:      # outcome.key is the merchant
-                ...
-
-where ``process`` is ``async def process(loop: LoopClient, return_id: int) -> ...``.
+:class:`ClientPool` keeps a client (and its own limiter) per merchant key; :class:`PoolJob`
+merges the merchants' :class:`~loop_async.bulk.BulkJob` outcomes, each merchant isolated from
+the others. It must not import the :mod:`loop_async.bulk` facade. The guide: ``docs/bulk.md``.
 """
 
 from __future__ import annotations
@@ -20,15 +12,21 @@ import collections
 import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from loop_async import bulk
-from loop_async.bulk import DEFAULT_CONCURRENCY, JobReport, Outcome, Progress, ProgressCallback
+from loop_async.bulk.job import BulkJob, finish_tasks
+from loop_async.bulk.job_options import JobOptions, ProgressCallback, resolve_options
+from loop_async.bulk.outcomes import JobReport, Outcome, Progress
 from loop_async.client import LoopClient
 from loop_async.errors import PoolInputError
 from loop_async.ratelimit import LimiterState, RateLimiter, build_limiter
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from loop_async.bulk.job_options import PoolSettings
 
 __all__ = ["ClientPool", "PoolInputError", "PoolJob"]
 
@@ -59,7 +57,7 @@ class PoolJob(Generic[T, R]):
 
     def __init__(
         self,
-        jobs: Mapping[str, bulk.BulkJob[T, R]],
+        jobs: Mapping[str, BulkJob[T, R]],
         on_progress: ProgressCallback | None,
     ) -> None:
         self._jobs = dict(jobs)
@@ -92,7 +90,7 @@ class PoolJob(Generic[T, R]):
         if len(self._buffer) >= self._capacity:
             self._room.clear()
 
-    async def _pump(self, key: str, job: bulk.BulkJob[T, R]) -> None:
+    async def _pump(self, key: str, job: BulkJob[T, R]) -> None:
         try:
             async with job:
                 async for outcome in job:
@@ -172,7 +170,7 @@ class PoolJob(Generic[T, R]):
         for pump in self._pumps:
             pump.cancel()
         try:
-            await bulk.finish_tasks(self._pumps)
+            await finish_tasks(self._pumps)
         finally:
             # Jobs whose pump never ran still count as closed (nothing ran); the others are no-ops.
             try:
@@ -273,31 +271,28 @@ class ClientPool:
         work: Mapping[str, Iterable[T] | AsyncIterable[T]],
         func: Callable[[LoopClient, T], Awaitable[R]],
         *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        ordered: bool = True,
-        on_progress: ProgressCallback | None = None,
+        options: JobOptions | None = None,
+        **settings: Unpack[PoolSettings],
     ) -> PoolJob[T, R]:
         """Run ``func(client, item)`` for each merchant's items with that merchant's client.
 
-        ``work`` maps merchant names to their items; ``concurrency`` is per merchant. Outcomes
-        carry the merchant in ``key`` and the item's index within that merchant's items.
+        ``work`` maps merchant names to their items. The keywords are those of
+        :func:`~loop_async.bulk.run` but ``total`` (:class:`~loop_async.bulk.JobOptions`), each
+        applied per merchant (``concurrency`` is per merchant); ``on_progress`` gets the sum
+        over every merchant. Outcomes carry the merchant in ``key`` and the item's index within
+        that merchant's items.
         """
+        chosen = resolve_options("ClientPool.run", options, settings, pool=True)
         unknown = [name for name in work if name not in self._clients]
         if unknown:
             raise KeyError(f"no API key for merchant(s): {', '.join(map(str, unknown))}")
         pool_job: PoolJob[T, R]
+        per_merchant = attrs.evolve(chosen, on_progress=lambda p: pool_job._job_progress(p))
         jobs = {
-            name: bulk.BulkJob(
-                items,
-                functools.partial(func, self._clients[name]),
-                concurrency=concurrency,
-                ordered=ordered,
-                on_progress=lambda p: pool_job._job_progress(p),
-                key=name,
-            )
+            name: BulkJob(items, functools.partial(func, self._clients[name]), options=per_merchant, key=name)
             for name, items in work.items()
         }
-        pool_job = PoolJob(jobs, on_progress)
+        pool_job = PoolJob(jobs, chosen.on_progress)
         return pool_job
 
     async def run_all(
@@ -305,15 +300,17 @@ class ClientPool:
         work: Mapping[str, Iterable[T] | AsyncIterable[T]],
         func: Callable[[LoopClient, T], Awaitable[R]],
         *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        on_progress: ProgressCallback | None = None,
+        options: JobOptions | None = None,
+        **settings: Unpack[PoolSettings],
     ) -> dict[str, list[Outcome[T, R]]]:
-        """Run the job to the end; every merchant's outcomes, in that merchant's input order.
+        """Run the job to the end; every merchant's outcomes, in that merchant's input order
+        (unless ``ordered=False``). Takes the same keywords as :meth:`run`.
 
         Raises :class:`PoolInputError` (after every merchant is done) if a merchant's input failed.
         """
+        chosen = resolve_options("ClientPool.run_all", options, settings, pool=True)
         results: dict[str, list[Outcome[T, R]]] = {name: [] for name in work}
-        async with self.run(work, func, concurrency=concurrency, on_progress=on_progress) as job:
+        async with self.run(work, func, options=chosen) as job:
             async for outcome in job:
                 assert outcome.key is not None
                 results[outcome.key].append(outcome)
