@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from temporalio import activity
 
 from loop_async._sansio.outcome import OutcomeKind, classify
-from loop_async.bulk.pool import ClientPool
+from loop_async.bulk import ClientPool
 from loop_async.client import LoopClient
 from loop_async.errors import (
     FieldValidationError,

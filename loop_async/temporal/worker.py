@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from loop_async.bulk.pool import ClientPool
+from loop_async.bulk import ClientPool
 from loop_async.ratelimit import RateLimiter
 from loop_async.temporal._types import merchant_queue
 from loop_async.temporal.activities import LoopActivities
