@@ -16,13 +16,12 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from loop_async.bulk.job_options import JobOptions, resolve_options
+from loop_async.bulk.job_options import JobOptions, JobSettings, resolve_options
 from loop_async.bulk.outcomes import JobReport, Outcome, Progress, without_frames
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from loop_async.bulk.job_options import JobSettings
 
 __all__ = ["BulkJob", "finish_tasks", "run", "run_all"]
 

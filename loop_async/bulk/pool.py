@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from loop_async.bulk.job import BulkJob, finish_tasks
-from loop_async.bulk.job_options import JobOptions, ProgressCallback, resolve_options
+from loop_async.bulk.job_options import JobOptions, PoolSettings, ProgressCallback, resolve_options
 from loop_async.bulk.outcomes import JobReport, Outcome, Progress
 from loop_async.client import LoopClient
 from loop_async.errors import PoolInputError
@@ -26,7 +26,6 @@ from loop_async.ratelimit import LimiterState, RateLimiter, build_limiter
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from loop_async.bulk.job_options import PoolSettings
 
 __all__ = ["ClientPool", "PoolInputError", "PoolJob"]
 
