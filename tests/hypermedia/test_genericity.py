@@ -17,7 +17,7 @@ from aiohttp import web
 from loop_async import LoopClient
 from loop_async.hypermedia import HalFormsFormat, Link, Navigator, NegotiatedFormat, TransitionRecorder
 from loop_async.models import DraftReturnResponse, DraftReturnState
-from tests._hypermedia_apps import DoorApp, new_door, serve
+from tests.hypermedia._apps import DoorApp, new_door, serve
 
 HAL_ROOT = "/api/2026-10"
 HAL_TYPE = "application/prs.hal-forms+json"

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 from loop_async import LoopClient
 from loop_async.errors import FieldValidationError, UnsafeLinkError
 from loop_async.hypermedia import HalFormsFormat, Navigator, NegotiatedFormat
-from tests._hypermedia_apps import ROOT, serve
+from tests.hypermedia._apps import ROOT, serve
 
 HAL_TYPE = "application/prs.hal-forms+json"
 

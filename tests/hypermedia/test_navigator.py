@@ -30,7 +30,7 @@ from loop_async.hypermedia import (
 )
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.models import ApiErrorEntry
-from tests._hypermedia_apps import Door, DoorApp, decode_door, new_door, serve
+from tests.hypermedia._apps import Door, DoorApp, decode_door, new_door, serve
 
 
 async def test_follow_by_rel_walks_the_state_machine() -> None:

@@ -168,7 +168,7 @@ def test_a_format_subclass_that_reads_links_its_own_way_is_honoured() -> None:
         def links(self, data: Any) -> tuple[Link, ...]:
             return tuple(link for link in super().links(data) if link.is_required)
 
-    data = json.loads((Path(__file__).parent / "data" / "draft-return-response.json").read_text())
+    data = json.loads((Path(__file__).parents[1] / "data" / "draft-return-response.json").read_text())
     data["links"] = [dict(data["links"][0], rel="a"), dict(data["links"][0], rel="b", is_required=False)]
     client = LoopClient("k")
 
