@@ -20,7 +20,7 @@ import attrs
 import pytest
 
 from loop_async import DecodeError, LoopClient
-from loop_async.hypermedia.navigator import _UNDECODED
+from loop_async.hypermedia._lazy import UNDECODED as _UNDECODED
 from loop_async.models import DraftReturn, DraftReturnResponse, Link, Money, ReturnsPage
 from loop_async.models._convert import _detailed, _fast, converter, structure
 from tests.scripted import ScriptedServer

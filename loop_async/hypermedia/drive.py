@@ -1,34 +1,60 @@
 """Drive a navigator through its required links with a policy, or plan it without sending.
 
-A *policy* is a callable, sync or async, ``policy(nav, link)`` that returns:
-
-- a mapping of field values: follow ``link`` with them;
-- :class:`Choose` ``(rel, values)``: follow another rel instead;
-- :class:`Stop` ``(reason)``: stop here.
-
-:func:`drive` asks the policy about the first required link (server order) of each state,
-follows its answer, and repeats until the resource is terminal (no links), the policy stops,
-no link is required any more (outcome ``"idle"``), or ``max_steps`` follows were made
-(:class:`DriveLimitError`). With ``dry_run=True`` nothing is sent: the policy is asked about
-every required link of the *current* state and the checked steps are returned (later states
-exist only on the server, so a plan cannot see past the present one).
+A *policy* ``policy(nav, link)``, sync or async, returns field values, :class:`Choose` or
+:class:`Stop`; :func:`drive` follows its answers until the resource is terminal, the policy
+stops, no link is required or ``max_steps`` is reached. It knows navigators only through the
+:class:`Drivable` protocol (the navigator builds on this module, not the other way round) and
+names no rel. The guide: ``docs/draft-returns.md`` ("Driving a flow with a policy").
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Generic, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 import attrs
 
 from loop_async.errors import DriveLimitError
-from loop_async.hypermedia.navigator import Navigator, maybe_await
+from loop_async.hypermedia._awaitable import maybe_await
 from loop_async.models.links import Link
 
-__all__ = ["Choose", "DriveLimitError", "DriveResult", "Policy", "Step", "Stop", "drive"]
+__all__ = ["Choose", "Decision", "Drivable", "DriveLimitError", "DriveResult", "Policy", "Step", "Stop", "drive"]
 
-T = TypeVar("T")
+_Self = TypeVar("_Self", bound="Drivable")
+
+
+class Drivable(Protocol):
+    """What :func:`drive` needs of a navigator (a :class:`~loop_async.hypermedia.Navigator` is one)."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """No link is offered."""
+        ...
+
+    @property
+    def required(self) -> tuple[Link, ...]:
+        """The required links, in server order."""
+        ...
+
+    def link(self, rel: str) -> Link:
+        """The offered link with ``rel``."""
+        ...
+
+    def validate(self, link: Link, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload a follow of ``link`` with ``values`` would send."""
+        ...
+
+    def plan(self, rel: str, values: Mapping[str, Any] | None = None, /) -> dict[str, Any]:
+        """The payload a follow of ``rel`` would send, checked as a follow checks it."""
+        ...
+
+    async def follow_link(self: _Self, link: Link, values: Mapping[str, Any] | None = None, /) -> _Self:
+        """Follow ``link`` with ``values``: the next state."""
+        ...
+
+
+N = TypeVar("N", bound=Drivable)
 
 
 def _frozen_mapping(values: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -66,26 +92,26 @@ class Step:
 
 Decision: TypeAlias = Mapping[str, Any] | Stop | Choose
 """What a policy returns: values for the link, :class:`Stop` or :class:`Choose`."""
-Policy: TypeAlias = Callable[[Navigator[T], Link], Decision | Awaitable[Decision]]
-"""``policy(nav, link)``, sync or async, returning a :data:`Decision`."""
+Policy: TypeAlias = Callable[[N, Link], Decision | Awaitable[Decision]]
+"""``policy(nav, link)``, sync or async, returning a :data:`Decision` (``Policy[Navigator[R]]``)."""
 
 
 @attrs.frozen(kw_only=True)
-class DriveResult(Generic[T]):
-    """How a drive ended.
+class DriveResult(Generic[N]):
+    """How a drive ended (``DriveResult[Navigator[R]]`` for a navigator over resources ``R``).
 
     ``navigator`` is the last state (the start, for a dry run); ``steps`` the follows made
     (or planned); ``outcome`` is ``"terminal"``, ``"stopped"`` (``reason`` says why),
     ``"idle"`` (links remain but none is required) or ``"planned"`` (dry run).
     """
 
-    navigator: Navigator[T]
+    navigator: N
     steps: tuple[Step, ...]
     outcome: Literal["terminal", "stopped", "idle", "planned"]
     reason: str = ""
 
 
-async def _decide(policy: Policy[T], nav: Navigator[T], link: Link) -> tuple[Link, Mapping[str, Any]] | Stop:
+async def _decide(policy: Policy[N], nav: N, link: Link) -> tuple[Link, Mapping[str, Any]] | Stop:
     decision = await maybe_await(policy(nav, link))
     if isinstance(decision, Stop):
         return decision
@@ -96,8 +122,17 @@ async def _decide(policy: Policy[T], nav: Navigator[T], link: Link) -> tuple[Lin
     return link, decision
 
 
-async def drive(nav: Navigator[T], policy: Policy[T], *, max_steps: int = 50, dry_run: bool = False) -> DriveResult[T]:
-    """Follow required links as ``policy`` decides (see the module doc); return how it ended."""
+async def drive(nav: N, policy: Policy[N], *, max_steps: int = 50, dry_run: bool = False) -> DriveResult[N]:
+    """Follow required links as ``policy`` decides; return how it ended.
+
+    ``drive`` asks the policy about the first required link (server order) of each state,
+    follows its answer, and repeats until the resource is terminal (no links: outcome
+    ``"terminal"``), the policy stops (``"stopped"``), no link is required any more
+    (``"idle"``), or ``max_steps`` follows were made (:class:`DriveLimitError`). With
+    ``dry_run=True`` nothing is sent: the policy is asked about every required link of the
+    *current* state and the checked steps are returned (``"planned"``; later states exist only
+    on the server, so a plan cannot see past the present one).
+    """
     if max_steps < 1:
         raise ValueError(f"max_steps must be at least 1, got {max_steps}")
     if dry_run:
@@ -119,7 +154,7 @@ async def drive(nav: Navigator[T], policy: Policy[T], *, max_steps: int = 50, dr
         steps.append(Step(rel=link.rel, method=link.method, href=link.href, values=payload))
 
 
-async def _plan(nav: Navigator[T], policy: Policy[T]) -> DriveResult[T]:
+async def _plan(nav: N, policy: Policy[N]) -> DriveResult[N]:
     steps: list[Step] = []
     for required in nav.required:
         decided = await _decide(policy, nav, required)

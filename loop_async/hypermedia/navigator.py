@@ -1,34 +1,29 @@
 """The navigator: a resource plus the actions it offers now, followed by rel.
 
-Generic over the resource type (a ``decode`` function builds it from the JSON) and over the
-link format (a :class:`~loop_async.hypermedia.formats.LinkFormat`); it names no rel and no
-state of any API. A navigator is an immutable snapshot: following a link returns a new one.
-
-Follows of one ``key`` (e.g. a draft id) on one transport are serialised by one lock, next to
-which the navigator keeps the key's *last known state*. An unsafe follow whose outcome is
-uncertain (:func:`loop_async._sansio.outcome.is_uncertain`) is never re-sent: it is reconciled by
-re-reading the resource under that lock (:class:`~loop_async._sansio.outcome.ReconcilePolicy`) and
-comparing the resource's own state (:func:`~loop_async.hypermedia.formats.own_state`, and the
-rels offered) with the last known state; a change is *took effect*, no change raises
-:class:`~loop_async.errors.OutcomeUnknownError`. The guide "What happens when Loop doesn't
-answer" (``docs/reliability.md``) explains the rule and its limits.
+Generic over the resource type (a ``decode`` function builds it) and over the link format; it
+names no rel and no state of any API. A navigator is an immutable snapshot: following a link
+returns a new one. Follows of one ``key`` are serialised by the key's lock (:mod:`._state`); an
+uncertain follow is reconciled, never re-sent on a guess (:mod:`._reconcile`). The rules:
+``docs/draft-returns.md``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-import weakref
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from yarl import URL
 
-from loop_async._sansio.outcome import ReconcilePolicy, is_refusal, is_uncertain
+from loop_async._sansio.outcome import ReconcilePolicy
 from loop_async._transport import Response, Transport
 from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
-from loop_async.hypermedia.formats import FormatSelector, LinkFormat, encode_query, form_pairs, is_form, own_state
+from loop_async.hypermedia._lazy import LazyResource
+from loop_async.hypermedia._reconcile import send_reconciled
+from loop_async.hypermedia._state import KeyState, key_state
+from loop_async.hypermedia.drive import DriveResult, Policy
+from loop_async.hypermedia.drive import drive as drive_flow
+from loop_async.hypermedia.formats.base import FormatSelector, LinkFormat, encode_query, form_pairs, is_form
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.hypermedia.options import resolve_options
 from loop_async.hypermedia.validation import validate_values
@@ -36,53 +31,11 @@ from loop_async.models._convert import unstructure
 from loop_async.models.common import ApiErrorEntry
 from loop_async.models.links import Link
 
-if TYPE_CHECKING:
-    from loop_async.hypermedia.drive import DriveResult, Policy
-
 __all__ = ["Navigator", "TransitionObserver"]
 
 logger = logging.getLogger("loop_async.hypermedia")
 
 T = TypeVar("T")
-_UNDECODED: Any = object()
-
-
-class _Lazy:
-    """A state's resource, decoded on first access from the response's body (or the plain data).
-
-    The parsed JSON of a response is kept until the end of the current event-loop step only:
-    a caller that reads ``resource`` right after the call returns decodes it without parsing
-    the body again, and a navigator held across an ``await`` (a pending flow) holds the bytes.
-    """
-
-    __slots__ = ("_decode", "_parsed", "_source", "_value")
-
-    def __init__(self, decode: Callable[[Any], Any], source: Any, parsed: Any = _UNDECODED) -> None:
-        self._decode: Callable[[Any], Any] | None = decode
-        self._source = source
-        self._parsed = parsed
-        self._value: Any = _UNDECODED
-        if parsed is not _UNDECODED:
-            try:
-                asyncio.get_running_loop().call_soon(self.release)
-            except RuntimeError:  # no loop running: nothing to wait for
-                self._parsed = _UNDECODED
-
-    def release(self) -> None:
-        self._parsed = _UNDECODED
-
-    def get(self) -> Any:
-        if self._value is _UNDECODED:
-            data = self._parsed
-            if data is _UNDECODED:
-                source = self._source
-                data = source.data if isinstance(source, Response) else source
-            assert self._decode is not None
-            self._value = self._decode(data)  # a DecodeError leaves it undecoded: raised again next time
-            self._decode = self._source = self._parsed = None  # the navigator keeps the body; this needs neither
-        return self._value
-
-
 _SELECTS: dict[type[Any], bool] = {}
 
 
@@ -95,33 +48,6 @@ def _selects(fmt: LinkFormat) -> bool:
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-class _KeyState:
-    """What the navigators of one key share: the writer lock and the last state known."""
-
-    __slots__ = ("__weakref__", "last", "lock", "writes")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.last: Navigator[Any] | None = None
-        self.writes = 0  # follows completed on this key: a read older than one is not recorded
-
-
-# transport -> key -> state. Weak on both sides: a state lives while a navigator holds it.
-_STATES: weakref.WeakKeyDictionary[Transport, weakref.WeakValueDictionary[Hashable, _KeyState]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _key_state(transport: Transport, key: Hashable) -> _KeyState:
-    per_key = _STATES.get(transport)
-    if per_key is None:
-        per_key = _STATES[transport] = weakref.WeakValueDictionary()
-    state = per_key.get(key)
-    if state is None:
-        state = per_key[key] = _KeyState()
-    return state
 
 
 class TransitionObserver(Protocol):
@@ -139,10 +65,11 @@ class Navigator(Generic[T]):
     JSON. ``format`` reads the links and errors, ``decode`` builds :attr:`resource`.
     ``self_url`` re-reads the resource (for :meth:`refresh` and reconciliation; the format's
     self link wins when there is one). ``key`` identifies the resource for the one-writer
-    lock and the last state known (see the module doc). ``observers`` are told of every
-    transition and passed on to the next navigators. ``created`` marks the state returned by
-    the call that created the resource (a recorder draws it as a start). ``reconcile`` says how
-    an uncertain follow is settled (default: the client's ``reconcile`` option).
+    lock and the last state known (``docs/draft-returns.md``, "One writer per draft").
+    ``observers`` are told of every transition and passed on to the next navigators.
+    ``created`` marks the state returned by the call that created the resource (a recorder
+    draws it as a start). ``reconcile`` says how an uncertain follow is settled (default: the
+    client's ``reconcile`` option).
     """
 
     def __init__(
@@ -177,9 +104,9 @@ class Navigator(Generic[T]):
         # its decode. ``resource`` decodes on first access (same DecodeError as an eager decode),
         # once for this state and every copy of it (``with_identity``, ``with_observer``).
         if self._response is not None:
-            self._resource = _Lazy(decode, self._response, data)
+            self._resource = LazyResource(decode, self._response, data)
         else:
-            self._resource = _Lazy(decode, data)
+            self._resource = LazyResource(decode, data)
         # A format that reads several (NegotiatedFormat) names the one of this response.
         if _selects(format):
             content_type = data_or_response.headers.get("Content-Type") if self._response is not None else None
@@ -195,19 +122,19 @@ class Navigator(Generic[T]):
         self._created = created
         self._recovered_from = recovered_from
         self._key: Hashable | None = None
-        self._state: _KeyState | None = None
-        self._bind(key)
+        self._state: KeyState[Navigator[Any]] | None = None
+        self._bind(key, key_state(transport, key) if key is not None else None)
 
-    def _bind(self, key: Hashable | None) -> None:
-        self._key = key
-        self._state = _key_state(self._transport, key) if key is not None else None
-        if self._state is not None and self._state.last is None:
-            self._state.last = self  # the first state known for this key
+    def _bind(self, key: Hashable | None, state: KeyState[Navigator[Any]] | None) -> None:
+        """Share ``state``, the one of ``key``: looked up once, then handed from state to state."""
+        self._key, self._state = key, state
+        if state is not None:
+            state.known(self)  # the first state known for this key, unless there is one
 
     def _record(self, writes_before: int) -> None:
         """Make this state the last known for the key, unless a follow completed since ``writes_before``."""
-        if self._state is not None and self._state.writes == writes_before:
-            self._state.last = self
+        if self._state is not None:
+            self._state.read(self, writes_before)
 
     @classmethod
     async def load(
@@ -222,9 +149,10 @@ class Navigator(Generic[T]):
     ) -> Navigator[T]:
         """Read ``url`` (a GET) and return a navigator over it, ``url`` being its ``self_url``.
 
-        The answer becomes the last state known for ``key`` (see the module doc).
+        The answer becomes the last state known for ``key`` (unless a follow completed meanwhile).
         """
-        writes = _key_state(transport, key).writes if key is not None else 0
+        state = key_state(transport, key) if key is not None else None  # held: the navigator finds it
+        writes = state.writes if state is not None else 0
         response = await transport.request("GET", transport.resolve(url))
         nav = cls(transport, response, format=format, decode=decode, self_url=url, key=key, observers=observers)
         nav._record(writes)
@@ -294,7 +222,7 @@ class Navigator(Generic[T]):
 
     @property
     def recovered_from(self) -> LoopError | None:
-        """The error of a follow whose outcome was uncertain and that this re-read resolved (module doc)."""
+        """The error of a follow whose outcome was uncertain and that this re-read resolved."""
         return self._recovered_from
 
     def link(self, rel: str) -> Link:
@@ -319,7 +247,7 @@ class Navigator(Generic[T]):
         For a resource layer that learns the identity from the resource itself (a create).
         """
         copy = self._copy(self_url=self._self_url if self_url is None else self_url)
-        copy._bind(key)
+        copy._bind(key, key_state(self._transport, key) if key is not None else None)
         return copy
 
     # -- actions ---------------------------------------------------------------------------
@@ -360,20 +288,18 @@ class Navigator(Generic[T]):
         link = await resolve_options(self._transport, link)  # remote options (options_link), read on demand
         payload = self.validate(link, {**(values or {}), **fields})
         url = self._transport.resolve(link.href)  # off-origin: UnsafeLinkError, nothing sent
-        if self._state is None:
+        state = self._state
+        if state is None:
             after = await self._send_reconciled(link, url, payload, self)
         else:
-            async with self._state.lock:
+            async with state.lock:
                 try:
-                    after = await self._send_reconciled(link, url, payload, self._state.last or self)
+                    after = await self._send_reconciled(link, url, payload, state.last or self)
                 except OutcomeUnknownError as unknown:
                     # It may have acted: older reads must not replace the fresh one it carries.
-                    self._state.writes += 1
-                    if isinstance(unknown.navigator, Navigator):
-                        self._state.last = unknown.navigator
+                    state.wrote(unknown.navigator if isinstance(unknown.navigator, Navigator) else None)
                     raise
-                self._state.writes += 1
-                self._state.last = after
+                state.wrote(after)
         self._notify(link.rel, after)
         if strict and after.errors:
             raise PartialFailureError(after.errors, resource=after)
@@ -397,11 +323,11 @@ class Navigator(Generic[T]):
         """Re-read the resource from :attr:`self_url` (a GET); the answer becomes the key's last known state."""
         return await self._read(step=self._step)
 
-    async def drive(self, policy: Policy[T], *, max_steps: int = 50, dry_run: bool = False) -> DriveResult[T]:
-        """Follow required links until terminal or the policy stops; see :mod:`~loop_async.hypermedia.drive`."""
-        from loop_async.hypermedia.drive import drive  # drive builds on Navigator: import late
-
-        return await drive(self, policy, max_steps=max_steps, dry_run=dry_run)
+    async def drive(
+        self, policy: Policy[Navigator[T]], *, max_steps: int = 50, dry_run: bool = False
+    ) -> DriveResult[Navigator[T]]:
+        """Follow required links until terminal or the policy stops; see :func:`~loop_async.hypermedia.drive`."""
+        return await drive_flow(self, policy, max_steps=max_steps, dry_run=dry_run)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -414,18 +340,19 @@ class Navigator(Generic[T]):
         return copy
 
     def _spawn(self, data_or_response: Any, *, step: int, recovered_from: LoopError | None = None) -> Navigator[T]:
-        return Navigator(
+        nav = Navigator(
             self._transport,
             data_or_response,
             format=self._format,
             decode=self._decode,
             self_url=self._self_url,
-            key=self._key,
             observers=self._observers,
             step=step,
             recovered_from=recovered_from,
             reconcile=self._reconcile,
         )
+        nav._bind(self._key, self._state)  # the key's state is handed on, not looked up again
+        return nav
 
     async def _read(self, *, step: int, recovered_from: LoopError | None = None) -> Navigator[T]:
         if self._self_url is None:
@@ -464,46 +391,22 @@ class Navigator(Generic[T]):
     async def _send_reconciled(
         self, link: Link, url: URL, payload: Mapping[str, Any], baseline: Navigator[T]
     ) -> Navigator[T]:
-        method = link.method.upper()
-        try:
-            return await self._send(link, url, payload)
-        except LoopError as exc:
-            if not is_uncertain(method, exc):
-                raise  # refused, or never sent: nothing happened
-            lost = exc
-        if self._self_url is None:
-            raise _unknown(link, url, lost, None, "and there is no self URL to re-read it from") from lost
-        policy = self._reconcile
-        logger.info("%s %s: outcome uncertain (%s); re-reading the resource", method, url, lost)
-        current: Navigator[T] | None = None
-        for read in range(policy.reads):
-            if read:
-                await asyncio.sleep(policy.interval)  # let a slow server finish what it read
-            try:
-                current = await self._read(step=self._step + 1, recovered_from=lost)
-            except LoopError as reread_error:
-                raise _unknown(link, url, lost, current, f"and re-reading it failed ({reread_error})") from lost
-            if _changed(self._format, baseline, current):
-                logger.info("%s took effect (the resource changed); not sending it again", link.rel)
-                return current
-        assert current is not None
-        if is_refusal(lost):
-            # A replayed request refused for real (a DELETE whose repetition answers 404) and
-            # no earlier attempt left a trace: the refusal stands.
-            raise lost
-        if not policy.resend_if_unchanged:
-            raise _unknown(
-                link, url, lost, current, f"and the resource was unchanged in {policy.reads} read(s)"
-            ) from lost
-        logger.warning(
-            "%s: unchanged after %d read(s); sending it once more (resend_if_unchanged)", link.rel, policy.reads
-        )
-        try:
+        async def reread(lost: LoopError) -> Navigator[T]:
+            return await self._read(step=self._step + 1, recovered_from=lost)
+
+        async def resend(current: Navigator[T], lost: LoopError) -> Navigator[T]:
             return await current._send(link, url, payload, recovered_from=lost)
-        except LoopError as again:
-            if is_uncertain(method, again):
-                raise _unknown(link, url, again, current, "(sent twice, by resend_if_unchanged)") from again
-            raise
+
+        return await send_reconciled(
+            lambda: self._send(link, url, payload),
+            link=link,
+            url=url,
+            format=self._format,
+            baseline=baseline,
+            policy=self._reconcile,
+            reread=reread if self._self_url is not None else None,
+            resend=resend,
+        )
 
     def __repr__(self) -> str:
         state = "terminal" if self.is_terminal else f"rels={list(self.rels)!r}"
@@ -515,32 +418,3 @@ class Navigator(Generic[T]):
             return type(self.resource).__name__
         except LoopError:  # a repr never raises: the DecodeError waits for ``.resource``
             return "(undecodable)"
-
-
-def _link_signature(links: LinkSet) -> tuple[tuple[str, str, str], ...]:
-    """The actions offered, without their fields (whose options may be volatile context)."""
-    return tuple((link.rel, link.method.upper(), link.href) for link in links)
-
-
-def _changed(format: LinkFormat, before: Navigator[Any], after: Navigator[Any]) -> bool:
-    """Whether the resource's own state or the actions it offers differ between two reads."""
-    if _link_signature(before.links) != _link_signature(after.links):
-        return True
-    return bool(own_state(format, before.data) != own_state(format, after.data))
-
-
-def _unknown(link: Link, url: URL, error: LoopError, fresh: Navigator[Any] | None, why: str) -> OutcomeUnknownError:
-    return OutcomeUnknownError(
-        f"{link.rel}: the request may have taken effect ({type(error).__name__}) {why}; it was not sent again",
-        error=error,
-        method=link.method.upper(),
-        url=url,
-        navigator=fresh,
-    )
-
-
-async def maybe_await(value: Awaitable[T] | T) -> T:
-    """Await ``value`` if it is awaitable (a policy may be sync or async)."""
-    if inspect.isawaitable(value):
-        return await value
-    return value

@@ -19,7 +19,7 @@ import attrs
 
 from loop_async._transport import Transport
 from loop_async.errors import DecodeError
-from loop_async.hypermedia.formats import option_value
+from loop_async.hypermedia.formats.hal_forms import option_value
 from loop_async.models.links import Field, Link
 
 __all__ = ["parse_options", "resolve_options"]

@@ -34,7 +34,7 @@ from loop_async.errors import (
     RelNotAvailableError,
 )
 from loop_async.hypermedia import Choose, Navigator, Stop
-from loop_async.hypermedia.navigator import maybe_await
+from loop_async.hypermedia._awaitable import maybe_await
 from loop_async.models._convert import unstructure
 from loop_async.models.draft_returns import DraftReturnResponse
 from loop_async.resources.dispositions import MAX_BATCH, Assessment

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loop_async.errors import FieldValidationError
-from loop_async.hypermedia import Field, check_values, validate_values
+from loop_async.hypermedia import Field
+from loop_async.hypermedia.validation import check_values, validate_values
 from loop_async.models import Address, FieldType
 
 
