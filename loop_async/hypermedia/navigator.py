@@ -23,7 +23,7 @@ from loop_async.hypermedia._reconcile import send_reconciled
 from loop_async.hypermedia._state import KeyState, key_state
 from loop_async.hypermedia.drive import DriveResult, Policy
 from loop_async.hypermedia.drive import drive as drive_flow
-from loop_async.hypermedia.formats.base import FormatSelector, LinkFormat, encode_query, form_pairs, is_form
+from loop_async.hypermedia.formats.base import FormatSelector, LinkFormat, encode_request, is_selector
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.hypermedia.options import resolve_options
 from loop_async.hypermedia.validation import validate_values
@@ -36,18 +36,6 @@ __all__ = ["Navigator", "TransitionObserver"]
 logger = logging.getLogger("loop_async.hypermedia")
 
 T = TypeVar("T")
-_SELECTS: dict[type[Any], bool] = {}
-
-
-def _selects(fmt: LinkFormat) -> bool:
-    """Whether ``fmt`` is a :class:`FormatSelector`, once per class (a runtime Protocol check costs ~10 µs)."""
-    known = _SELECTS.get(type(fmt))
-    if known is None:
-        known = _SELECTS[type(fmt)] = isinstance(fmt, FormatSelector)
-    return known
-
-
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class TransitionObserver(Protocol):
@@ -108,7 +96,7 @@ class Navigator(Generic[T]):
         else:
             self._resource = LazyResource(decode, data)
         # A format that reads several (NegotiatedFormat) names the one of this response.
-        if _selects(format):
+        if is_selector(format):
             content_type = data_or_response.headers.get("Content-Type") if self._response is not None else None
             format = cast(FormatSelector, format).for_response(data, content_type)
         self._wire_format = format  # this response's own format: links, errors, query encoding
@@ -374,15 +362,8 @@ class Navigator(Generic[T]):
         self, link: Link, url: URL, payload: Mapping[str, Any], recovered_from: LoopError | None = None
     ) -> Navigator[T]:
         method = link.method.upper()
-        if method in _BODY_METHODS and is_form(link.content_type):
-            response = await self._transport.request(method, url, form=form_pairs(unstructure(dict(payload))))
-        elif method in _BODY_METHODS:
-            response = await self._transport.request(method, url, json=unstructure(dict(payload)))
-        else:
-            pairs = encode_query(self._wire_format, unstructure(dict(payload)))
-            if pairs:
-                url = url.update_query(pairs)  # a sequence of pairs: a repeated name stays repeated
-            response = await self._transport.request(method, url)
+        url, body = encode_request(self._wire_format, method, link.content_type, url, unstructure(dict(payload)))
+        response = await self._transport.request(method, url, **body)
         if response.data is None and self._self_url is not None:
             # An empty answer (e.g. 204) carries no state: read it.
             return await self._read(step=self._step + 1, recovered_from=recovered_from)

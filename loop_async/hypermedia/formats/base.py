@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from yarl import URL
+
 from loop_async._sansio.problems import Problems
 from loop_async.errors import DecodeError
 from loop_async.models.common import ApiErrorEntry
@@ -24,10 +26,12 @@ __all__ = [
     "StateReader",
     "comma_query",
     "encode_query",
+    "encode_request",
     "envelope_state",
     "expect_object",
     "form_pairs",
     "is_form",
+    "is_selector",
     "media_type",
     "own_state",
     "parse_error_entries",
@@ -169,6 +173,37 @@ def form_pairs(values: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.add(name, "is an object: a form body takes text, numbers, booleans or lists of them")
     problems.raise_if_any()
     return repeat_query(values)
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def encode_request(
+    fmt: LinkFormat, method: str, content_type: str | None, url: URL, values: Mapping[str, Any]
+) -> tuple[URL, dict[str, Any]]:
+    """Where JSON-ready ``values`` travel: the URL and the body arguments of the request.
+
+    A JSON body for POST/PUT/PATCH (a form body when ``content_type`` is
+    ``application/x-www-form-urlencoded``: :func:`form_pairs`); the query for any other method,
+    encoded as ``fmt`` wants (:func:`encode_query`).
+    """
+    if method in _BODY_METHODS and is_form(content_type):
+        return url, {"form": form_pairs(values)}
+    if method in _BODY_METHODS:
+        return url, {"json": values}
+    pairs = encode_query(fmt, values)
+    return (url.update_query(pairs) if pairs else url), {}  # pairs: a repeated name stays repeated
+
+
+_SELECTS: dict[type[Any], bool] = {}
+
+
+def is_selector(fmt: LinkFormat) -> bool:
+    """Whether ``fmt`` is a :class:`FormatSelector`, once per class (a runtime Protocol check costs ~10 µs)."""
+    known = _SELECTS.get(type(fmt))
+    if known is None:
+        known = _SELECTS[type(fmt)] = isinstance(fmt, FormatSelector)
+    return known
 
 
 def expect_object(data: Any, what: str) -> Mapping[str, Any]:
