@@ -10,7 +10,7 @@ __all__ = ["Problems"]
 class Problems:
     """Collects argument problems; :meth:`raise_if_any` raises them together."""
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str | None) -> None:
         self.action = action
         self.items: list[FieldProblem] = []
 

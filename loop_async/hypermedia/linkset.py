@@ -13,8 +13,8 @@ __all__ = ["LinkSet"]
 class LinkSet:
     """The links a resource offers now, in the order the server sent them.
 
-    Rels that embed an id (``set-returning-item-return-reason-74``) form a *family*: the
-    prefix before the id (``set-returning-item-return-reason``) and one member per id.
+    Rels that embed an id (``set-item-note-74``) form a *family*: the prefix before the id
+    (``set-item-note``) and one member per id.
     """
 
     __slots__ = ("_by_rel", "_links")
@@ -48,7 +48,7 @@ class LinkSet:
         return link
 
     def family(self, prefix: str) -> Mapping[str, Link]:
-        """Members of a rel family by their id: ``family("remove-returning-item")`` → ``{"74": Link}``.
+        """Members of a rel family by their id: ``family("remove-item")`` → ``{"74": Link}``.
 
         A member is a rel that starts with ``prefix + "-"``; its id is the rest (which may
         itself contain dashes, e.g. a UUID).

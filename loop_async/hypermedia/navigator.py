@@ -91,10 +91,9 @@ class Navigator(Generic[T]):
         # Only the links (and errors) now: a step that never reads the resource never pays for
         # its decode. ``resource`` decodes on first access (same DecodeError as an eager decode),
         # once for this state and every copy of it (``with_identity``, ``with_observer``).
-        if self._response is not None:
-            self._resource = LazyResource(decode, self._response, data)
-        else:
-            self._resource = LazyResource(decode, data)
+        self._resource = (
+            LazyResource(decode, data) if self._response is None else LazyResource(decode, self._response, data)
+        )
         # A format that reads several (NegotiatedFormat) names the one of this response.
         if is_selector(format):
             content_type = data_or_response.headers.get("Content-Type") if self._response is not None else None
@@ -109,8 +108,8 @@ class Navigator(Generic[T]):
         self._step = step
         self._created = created
         self._recovered_from = recovered_from
-        self._key: Hashable | None = None
-        self._state: KeyState[Navigator[Any]] | None = None
+        self._key: Hashable | None
+        self._state: KeyState[Navigator[Any]] | None
         self._bind(key, key_state(transport, key) if key is not None else None)
 
     def _bind(self, key: Hashable | None, state: KeyState[Navigator[Any]] | None) -> None:

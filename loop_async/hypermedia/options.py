@@ -1,13 +1,8 @@
 """Remote options of HAL-FORMS properties (``options.link``), fetched when a link is followed.
 
-A property whose options live at another URL gets a :class:`~loop_async.models.links.Field`
-with ``options_link`` set and ``allowed_values`` unset. Before values are checked, the navigator
-asks :func:`resolve_options` for the link with those options filled in: each URL goes through
-:meth:`Transport.resolve <loop_async._transport.Transport.resolve>` first (an URL off the
-client's origin is :class:`~loop_async.errors.UnsafeLinkError` and nothing is sent), then is
-read with one GET. The answer is a JSON array of options, as ``options.inline`` is (plain values
-or objects whose ``valueField``, default ``value``, is the value), or an object holding that
-array under ``options``/``inline``, or, as HAL, under its one ``_embedded`` key.
+Each options URL goes through the transport's origin check before any is read (off-origin:
+:class:`~loop_async.errors.UnsafeLinkError`, nothing sent), then is read with one GET. The
+shapes of the answer it reads: ``docs/draft-returns.md`` ("Validation rules").
 """
 
 from __future__ import annotations

@@ -15,14 +15,14 @@ _TRAILING_ID = re.compile(r"-(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27})$")
 
 
 def generalise_rel(rel: str) -> str:
-    """``set-returning-item-return-reason-74`` → ``set-returning-item-return-reason-{id}``."""
+    """``set-item-note-74`` → ``set-item-note-{id}`` (a trailing number or UUID becomes ``{id}``)."""
     return _TRAILING_ID.sub("-{id}", rel)
 
 
 class TransitionRecorder:
     """A :class:`~loop_async.hypermedia.navigator.TransitionObserver` that counts transitions.
 
-    ``state_of(nav)`` names a navigator's state (e.g. ``lambda nav: nav.resource.draft_return.state``);
+    ``state_of(nav)`` names a navigator's state (e.g. ``lambda nav: nav.resource.state``);
     ``rel_label(rel)`` names an edge (by default a trailing id becomes ``{id}``, so that one
     edge stands for a whole rel family). Attach it with ``nav.with_observer(recorder)``.
 

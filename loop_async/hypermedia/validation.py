@@ -1,31 +1,9 @@
 """Check values against a link's ``fields`` metadata before anything is sent (pure code).
 
-The rules, applied to every field, every problem collected into one
-:class:`~loop_async.errors.FieldValidationError`:
-
-- a name that is not among the link's fields is refused, with a did-you-mean hint;
-- a field with ``is_required`` must be given, and not as ``None``; an optional field given
-  as ``None`` is left out of the request;
-- the value must have the field's type: ``int`` (a ``bool`` is *not* an int), ``string``,
-  ``bool``, ``enum`` (a JSON scalar), ``number`` (int or finite float), ``object`` (a mapping
-  or an attrs instance), ``array`` (a list or tuple). Aliases such as ``integer``, ``str``,
-  ``boolean``, ``float``, ``list`` are understood; a type the SDK does not know is accepted
-  as is, since the server is the judge of its own types;
-- when ``allowed_values`` is given, the value must be one of them (for an ``array``, every
-  element must be), compared strictly: ``True`` is not ``1``;
-- a ``multiple`` field (a HAL-FORMS multi-select) takes a list of allowed values (or one
-  value), at least ``min_items`` and at most ``max_items`` of them, without repeats; any other
-  field with ``allowed_values`` takes exactly one;
-- HAL-FORMS constraints: ``regex`` must match a string value as a whole (a pattern Python cannot
-  compile is not checked), ``min``/``max``/``step`` bound a number (``step`` counted from
-  ``min``, else 0), ``min_length``/``max_length`` bound a string's length, and a ``read_only``
-  field may only be left out or given its ``value``;
-- a field's ``value`` is its default: sent when the caller gives none (so a required field with
-  a default is never missing).
-
-Every problem of a field is reported (joined with ``;``), and every field at once. Remote
-options (``options_link``) are not fetched here: :func:`~loop_async.hypermedia.options.resolve_options`
-fills in ``allowed_values`` first; until then only the other constraints are checked.
+Every problem of every field is collected (through :class:`~loop_async._sansio.problems.Problems`)
+into one :class:`~loop_async.errors.FieldValidationError`; nothing here sends or fetches (remote
+options are filled in first by :mod:`.options`). The rules: ``docs/draft-returns.md``
+("Validation rules").
 """
 
 from __future__ import annotations
@@ -39,7 +17,8 @@ from typing import Any
 
 import attrs
 
-from loop_async.errors import FieldProblem, FieldValidationError, did_you_mean
+from loop_async._sansio.problems import Problems
+from loop_async.errors import FieldProblem, did_you_mean
 from loop_async.models.links import Field
 
 __all__ = ["canonical_type", "check_value", "check_values", "validate_values", "value_problems"]
@@ -210,30 +189,35 @@ def check_value(field: Field, value: Any) -> str | None:
     return "; ".join(problems) if problems else None
 
 
-def check_values(fields: Sequence[Field], values: Mapping[str, Any]) -> list[FieldProblem]:
-    """Every problem with ``values`` against ``fields``, in field order then unknown names."""
+def _collect(fields: Sequence[Field], values: Mapping[str, Any], problems: Problems) -> None:
+    """Add every problem with ``values`` against ``fields`` to ``problems``, in field order then unknown names."""
     by_name: dict[str, Field] = {}
     for field in fields:
         by_name.setdefault(field.name, field)
-    problems: list[FieldProblem] = []
     for name, field in by_name.items():
         if name not in values or values[name] is None:
             if field.is_required and field.value is None:
-                problems.append(FieldProblem(name, "is required"))
+                problems.add(name, "is required")
             continue
         message = check_value(field, values[name])
         if message is not None:
-            problems.append(FieldProblem(name, message))
+            problems.add(name, message)
     for name in values:
         if name in by_name:
             continue
         if not by_name:
-            problems.append(FieldProblem(name, "unknown field: this action takes no fields"))
+            problems.add(name, "unknown field: this action takes no fields")
             continue
         hint = did_you_mean(name, by_name)
         suggestion = f"; did you mean {hint!r}?" if hint else ""
-        problems.append(FieldProblem(name, f"unknown field{suggestion} (fields: {', '.join(by_name)})"))
-    return problems
+        problems.add(name, f"unknown field{suggestion} (fields: {', '.join(by_name)})")
+
+
+def check_values(fields: Sequence[Field], values: Mapping[str, Any]) -> list[FieldProblem]:
+    """Every problem with ``values`` against ``fields``, in field order then unknown names."""
+    problems = Problems(None)
+    _collect(fields, values, problems)
+    return problems.items
 
 
 def validate_values(fields: Sequence[Field], values: Mapping[str, Any], *, action: str | None = None) -> dict[str, Any]:
@@ -242,9 +226,9 @@ def validate_values(fields: Sequence[Field], values: Mapping[str, Any], *, actio
     A field the caller leaves out (or gives as ``None``) that has a ``value`` is sent with it.
     Raises :class:`FieldValidationError` listing every problem at once.
     """
-    problems = check_values(fields, values)
-    if problems:
-        raise FieldValidationError(problems, action=action)
+    problems = Problems(action)
+    _collect(fields, values, problems)
+    problems.raise_if_any()
     payload = {name: value for name, value in values.items() if value is not None}
     for field in fields:
         if field.value is not None and payload.get(field.name) is None:

@@ -10,6 +10,7 @@ One generic policy, which only reads field metadata, drives all of them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -199,3 +200,27 @@ async def test_an_unrelated_state_machine_is_driven_by_the_same_policy() -> None
         assert result.outcome == "terminal"
         assert result.navigator.resource.state == "locked"
         assert app.effects[("lock", 1)] == 1
+
+
+# Stems of the rels of Loop's draft-return flow: the generic layer names none of them.
+LOOP_REL_STEMS = (
+    "returning-item",
+    "draft-return",
+    "credit-type",
+    "return-method",
+    "finalize-items",
+    "cart-item",
+    "processing-type",
+    "return-policy",
+    "exchange-item",
+    "user-input",
+)
+
+
+def test_the_hypermedia_package_names_no_rel_or_state_of_loops_flow() -> None:
+    package = Path(__file__).resolve().parents[2] / "loop_async" / "hypermedia"
+    states = {state.value for state in DraftReturnState} - {DraftReturnState.CREATED.value}  # "created" is a word
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_text().lower().replace("docs/draft-returns.md", "")  # the guide it points to
+        named = [word for word in (*LOOP_REL_STEMS, *states) if word in source]
+        assert not named, f"{path.relative_to(package.parent)} names Loop's flow: {named}"
