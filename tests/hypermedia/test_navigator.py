@@ -28,6 +28,7 @@ from loop_async.hypermedia import (
     Stop,
     TransitionRecorder,
 )
+from loop_async.hypermedia._state import KeyState
 from loop_async.hypermedia.linkset import LinkSet
 from loop_async.models import ApiErrorEntry
 from tests.hypermedia._apps import Door, DoorApp, decode_door, new_door, serve
@@ -423,3 +424,25 @@ async def test_recorder_marks_only_a_created_state_as_a_start() -> None:
         await plain.follow("close")
     assert recorder.initial == {"closed"}
     assert "[*] --> s" in recorder.to_mermaid() and recorder.to_mermaid().count("[*] -->") == 1
+
+
+async def test_a_key_state_is_made_once_and_handed_from_state_to_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []  # counts only: holding a state would keep it alive
+    init = KeyState.__init__
+
+    def counting(self: KeyState[Any]) -> None:
+        made.append(1)
+        init(self)
+
+    monkeypatch.setattr(KeyState, "__init__", counting)
+    app = DoorApp()
+    async with serve(app.app) as (_, transport):
+        response = await transport.request("POST", transport.url("doors"), json={})
+        door_id = response.data["door"]["id"]
+        nav = await Navigator.load(
+            transport, transport.url("doors", door_id), format=LoopLinksFormat(), decode=decode_door, key=door_id
+        )
+        nav = await nav.follow("open")
+        nav = await (await nav.refresh()).follow("close")
+        assert nav.resource.state == "closed"
+    assert len(made) == 1
