@@ -37,7 +37,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from loop_async.testing._shapes import json_response
+from loop_async.testing.error_bodies import json_response
 
 __all__ = ["FAULT_ALIASES", "FAULT_KINDS", "LARGE_BODY_BYTES", "Fault", "FaultInjector", "RouteKey", "parse_fault_spec"]
 

@@ -9,7 +9,7 @@ order's line items and the two lists (an allowlisted order or email overrides ev
 blocklisted one makes every item ineligible with the code ``blocked``, a guess). Shipments and
 destinations are seeded; :meth:`Warehouse.seed_shipment` builds one from returns and
 :meth:`Warehouse.process_shipment` delivers the signed ``shipment.processed`` webhook.
-Error shapes are Loop's (:mod:`._shapes`); shapes Loop does not document are guesses, listed
+Error shapes are Loop's (:mod:`.error_bodies`); shapes Loop does not document are guesses, listed
 in the fidelity table (``docs/fidelity.md``).
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,8 +27,8 @@ from aiohttp import web
 from multidict import MultiMapping
 from yarl import URL
 
-from loop_async._sansio import json as _json
-from loop_async.testing._shapes import action_error, json_response, validation_error
+from loop_async.testing.error_bodies import action_error, json_response, validation_error
+from loop_async.testing.handlers._request import Handler, Route, int_param, parse_object
 from loop_async.testing.store import SHOP_ID, FakeOrder, FakeReturnLineItem, Store
 from loop_async.testing.webhook_sender import WebhookDispatcher
 
@@ -42,8 +42,6 @@ __all__ = [
     "FakeShipment",
     "Warehouse",
 ]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_ITEMS = 30
 MAX_DESTINATIONS = 10
@@ -112,25 +110,6 @@ class FakeListEntry:
             "secondary_value": self.secondary_value,
             "created_at": self.created_at.strftime(TIME_FORMAT),
         }
-
-
-def _body(raw: bytes) -> dict[str, Any]:
-    if not raw.strip():
-        raise validation_error({"body": ["A JSON object body is required."]}, status=400)
-    try:
-        data = _json.loads(raw)
-    except ValueError:
-        raise validation_error({"body": ["The body is not valid JSON."]}, status=400) from None
-    if not isinstance(data, dict):
-        raise validation_error({"body": ["The body must be a JSON object."]}, status=400)
-    return data
-
-
-def _id(request: web.Request, name: str) -> int:
-    value = request.match_info[name]
-    if not value.isdigit():
-        raise action_error(404, "NOT_FOUND", f"No resource {value!r}.")
-    return int(value)
 
 
 def _page(items: list[dict[str, Any]], query: MultiMapping[str], url: URL, default_size: int) -> dict[str, Any]:
@@ -305,7 +284,7 @@ class Warehouse:
 
     # -- routes ----------------------------------------------------------------------------
 
-    def routes(self, *, returns: str, orders: str, happy_returns: str) -> list[tuple[str, str, str, Handler]]:
+    def routes(self, *, returns: str, orders: str, happy_returns: str) -> list[Route]:
         """``(method, path template, scope, handler)`` for every endpoint, given the scope names."""
         return [
             ("POST", "/dispositioning/grade", returns, self._grade),
@@ -364,7 +343,7 @@ class Warehouse:
         return found
 
     async def _grade(self, request: web.Request) -> web.StreamResponse:
-        items = self._items(_body(await request.read()))
+        items = self._items(parse_object(await request.read(), required=True))
         errors: dict[str, list[str]] = {}
         targets = self._line_items(items, errors)
         for index, item in enumerate(items):
@@ -394,7 +373,7 @@ class Warehouse:
         return json_response([self._echo(item, "grade") for item in items])
 
     async def _assess(self, request: web.Request) -> web.StreamResponse:
-        items = self._items(_body(await request.read()))
+        items = self._items(parse_object(await request.read(), required=True))
         errors: dict[str, list[str]] = {}
         targets = self._line_items(items, errors)
         for index, item in enumerate(items):
@@ -443,7 +422,7 @@ class Warehouse:
         return matches
 
     async def _eligibility(self, request: web.Request) -> web.StreamResponse:
-        body = _body(await request.read())
+        body = parse_object(await request.read(), required=True)
         name = body.get("order_name")
         if not isinstance(name, str) or not name.strip():
             raise validation_error({"order_name": ["The order name field is required."]})
@@ -498,7 +477,7 @@ class Warehouse:
     # -- destinations ----------------------------------------------------------------------
 
     def _destination(self, request: web.Request) -> dict[str, Any]:
-        destination_id = _id(request, "destination_id")
+        destination_id = int_param(request, "destination_id")
         destination = self.destinations.get(destination_id)
         if destination is None:
             raise action_error(404, "NOT_FOUND", f"Destination {destination_id} was not found.")
@@ -525,7 +504,7 @@ class Warehouse:
         return json_response({"destinations": list(self.destinations.values())})
 
     async def _create_destination(self, request: web.Request) -> web.StreamResponse:
-        body = _body(await request.read())
+        body = parse_object(await request.read(), required=True)
         errors = self._destination_problems(body, partial=False)
         if errors:
             raise validation_error(errors)
@@ -549,7 +528,7 @@ class Warehouse:
     async def _update_destination(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         destination = self._destination(request)
-        body = _body(raw)
+        body = parse_object(raw, required=True)
         errors = self._destination_problems(body, partial=True)
         if errors:
             raise validation_error(errors)
@@ -565,10 +544,10 @@ class Warehouse:
 
     async def _fraud_report(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        return_id = _id(request, "return_id")
+        return_id = int_param(request, "return_id")
         if return_id not in self.store.returns:
             raise action_error(404, "NOT_FOUND", f"Return {return_id} was not found.")
-        body = _body(raw)
+        body = parse_object(raw, required=True)
         category, comment = body.get("category"), body.get("comment")
         errors: dict[str, list[str]] = {}
         if category not in FRAUD_CATEGORIES:
@@ -596,7 +575,7 @@ class Warehouse:
         entries = self.lists[path]
 
         def entry(request: web.Request) -> FakeListEntry:
-            entry_id = _id(request, "entry_id")
+            entry_id = int_param(request, "entry_id")
             found = entries.get(entry_id)
             if found is None:
                 raise action_error(404, "NOT_FOUND", f"Entry {entry_id} was not found.")
@@ -611,7 +590,7 @@ class Warehouse:
             if action == "delete":
                 del entries[entry(request).id]
                 return web.Response(status=204)
-            body = _body(await request.read())
+            body = parse_object(await request.read(), required=True)
             kind, value, secondary = body.get("type"), body.get("value"), body.get("secondary_value")
             errors: dict[str, list[str]] = {}
             if kind not in LIST_TYPES[path]:
