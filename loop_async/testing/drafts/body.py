@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from loop_async.testing.catalog import CART_PRODUCTS, RETURN_METHODS, RETURN_REASONS
 from loop_async.testing.drafts.states import REASON_NAMES, credit_types
 from loop_async.testing.error_bodies import validation_error
-from loop_async.testing.store import CART_PRODUCTS, RETURN_METHODS, RETURN_REASONS, FakeDraft, Store
+from loop_async.testing.store import FakeDraft, Store
 
 __all__ = ["ADDRESS_KEYS", "context_json", "draft_return_json", "normalize_address", "totals_json"]
 

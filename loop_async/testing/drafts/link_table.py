@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 from yarl import URL
 
+from loop_async.testing.catalog import CART_PRODUCTS, RETURN_METHODS
 from loop_async.testing.drafts.states import (
     CREATED,
     FINALIZED,
@@ -22,7 +23,7 @@ from loop_async.testing.drafts.states import (
     processing_types,
     ready_to_submit,
 )
-from loop_async.testing.store import CART_PRODUCTS, RETURN_METHODS, FakeDraft, FakeReturningItem
+from loop_async.testing.store import FakeDraft, FakeReturningItem
 
 __all__ = ["LINK_TABLE", "FieldSpec", "LinkSpec", "OfferedField", "OfferedLink", "offered_links"]
 

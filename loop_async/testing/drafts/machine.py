@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from loop_async.testing.catalog import CREDIT_TYPES, RETURN_METHODS
 from loop_async.testing.drafts.body import normalize_address
 from loop_async.testing.drafts.states import (
     CANCELLED,
@@ -29,8 +30,6 @@ from loop_async.testing.drafts.states import (
 )
 from loop_async.testing.error_bodies import LoopHTTPError, draft_error, validation_error
 from loop_async.testing.store import (
-    CREDIT_TYPES,
-    RETURN_METHODS,
     FakeCartItem,
     FakeDraft,
     FakeReturn,

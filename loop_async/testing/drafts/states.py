@@ -6,7 +6,8 @@ link table and the rendering alike, so that each rule is written once.
 
 from __future__ import annotations
 
-from loop_async.testing.store import CREDIT_TYPES, RETURN_REASONS, FakeDraft
+from loop_async.testing.catalog import CREDIT_TYPES, RETURN_REASONS
+from loop_async.testing.store import FakeDraft
 
 __all__ = [
     "CANCELLED",
