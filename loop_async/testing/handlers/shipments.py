@@ -16,7 +16,7 @@ from aiohttp import web
 
 from loop_async.testing.catalog import SHOP_ID
 from loop_async.testing.error_bodies import action_error, json_response, validation_error
-from loop_async.testing.handlers._pages import laravel_page
+from loop_async.testing.handlers._laravel_page import laravel_page
 from loop_async.testing.handlers._request import Route
 from loop_async.testing.store import FakeOrder, Store
 from loop_async.testing.webhook_sender import WebhookDispatcher

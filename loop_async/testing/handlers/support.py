@@ -2,7 +2,8 @@
 
 Eligibility is computed from the order's line items and the two lists: an allowlisted order or
 email overrides every rule; a blocklisted one makes every item ineligible with the code
-``blocked`` (a guess, listed in ``docs/fidelity.md``).
+``blocked`` (a guess, listed in ``docs/fidelity.md``). The same concept as
+:mod:`loop_async.models.support`, served instead of decoded.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import attrs
 from aiohttp import web
 
 from loop_async.testing.error_bodies import action_error, json_response, validation_error
-from loop_async.testing.handlers._pages import laravel_page
+from loop_async.testing.handlers._laravel_page import laravel_page
 from loop_async.testing.handlers._request import Handler, Route, int_param, parse_object
 from loop_async.testing.store import FakeOrder, Store
 
