@@ -62,6 +62,8 @@ SHARED_NAMES = {
     "webhooks",  # the receiving side and the ``loop-async webhooks`` command
     "draft_returns",  # the model, the resource and the fake's handler of draft returns
     "warehouse",  # the models and the fake's handler of the warehouse endpoints
+    "support",  # the models and the fake's handler of the support endpoints
+    "webhook_subscriptions",  # the resource and the fake's handler of webhook subscriptions
     "returns",  # the models and the ``loop-async returns`` command
     "orders",  # the resource and the ``loop-async orders`` command
     "pool",

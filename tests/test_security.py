@@ -50,8 +50,7 @@ from loop_async import (
 )
 from loop_async.models import Field, Link
 from loop_async.models.enums import FieldType
-from loop_async.testing import FakeLoopServer
-from loop_async.testing.server import ALL_SCOPES, SCOPE_ORDERS
+from loop_async.testing import ALL_SCOPES, SCOPE_ORDERS, FakeLoopServer
 from loop_async.webhooks import WebhookRouter, webhook_handler
 from tests._draft_values import values_from_metadata
 from tests.scripted import Recorded, scripted_server

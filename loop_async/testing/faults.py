@@ -1,31 +1,11 @@
 """Fault injection: make the fake server misbehave on purpose, N times, per route or globally.
 
-A test calls ``server.faults.inject(kind, route=..., times=...)`` (or ``inject_spec("kind,route=...,times=2")``,
-the form the ``fake-server --fault`` option takes); the middleware built by
-:func:`fault_middleware` consumes one fault per matching request. Kinds:
-
-Uncertain outcomes, with real timings (the server acts whether or not the client still waits):
-
-``slow_after_read``  read the whole request, wait ``delay`` seconds, then act and answer (a DB lock, a
-                     Shopify call): a client that gave up meanwhile still gets the effect
-``act_then_drop``    act (side effect recorded), then drop the connection unanswered (alias ``drop_after``)
-``drop_before_read`` drop the connection before reading the body or acting (alias ``drop_before``)
-``late_effect``      read the request and answer ``status`` (default 504, as a gateway would) at once; the
-                     effect is applied ``delay`` seconds later and only then visible to reads
-``volatile_context`` act normally, but first change the volatile context (prices, stock) that every read
-                     shows, with no action: state a client must not mistake for an effect
-
-Others:
-
-``status``        answer ``status`` with Loop's error body (and ``Retry-After`` if given); the handler does not run
-``delay``         sleep ``delay`` seconds before reading anything, then run the handler normally
-``truncated``     run the handler, then send only the first half of its JSON body
-``malformed``     a 200 whose body is not JSON
-``html``          an HTML error page with ``status`` (200 allowed)
-``invalid_utf8``  a 200 JSON body with bytes that are not UTF-8
-``large_body``    a valid JSON object of several MB
-``array``         a JSON array where an object is promised
-``error200``      one of Loop's error shapes with status 200
+``server.faults.inject(kind, route=..., times=...)`` (or ``inject_spec("kind,route=...,times=2")``,
+the form ``fake-server --fault`` takes); the middleware from :func:`fault_middleware` consumes one
+fault per matching request. The kinds are :data:`FAULT_KINDS`: ``status``, ``slow_after_read``,
+``act_then_drop``, ``drop_before_read``, ``late_effect``, ``volatile_context``, ``delay``,
+``truncated``, ``malformed``, ``html``, ``invalid_utf8``, ``large_body``, ``array``, ``error200``;
+what each does is in ``docs/testing.md`` ("Fault injection").
 """
 
 from __future__ import annotations
@@ -37,7 +17,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from loop_async.testing._shapes import json_response
+from loop_async.testing.error_bodies import json_response
 
 __all__ = ["FAULT_ALIASES", "FAULT_KINDS", "LARGE_BODY_BYTES", "Fault", "FaultInjector", "RouteKey", "parse_fault_spec"]
 

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import attrs
 
 from loop_async.client import LoopClient
-from loop_async.testing.server import ALL_SCOPES, DEFAULT_API_KEY, FakeLoopServer
+from loop_async.testing.scopes import ALL_SCOPES, DEFAULT_API_KEY
+from loop_async.testing.server import FakeLoopServer
 
 __all__ = ["FakeLoop", "FakeLoopFactory", "open_fake_loop"]
 

@@ -1,4 +1,5 @@
-"""The fake server's in-memory data: seeded orders and catalog, returns, drafts, webhooks.
+"""The fake server's in-memory data: seeded orders, returns, drafts, webhooks (the shop's fixed
+configuration is :mod:`.catalog`).
 
 Plain mutable records, no HTTP. Seed data is deterministic for a given ``seed``: every order
 has three eligible line items and one ineligible item per documented ineligibility code.
@@ -17,13 +18,16 @@ from typing import Any
 
 import attrs
 
-from loop_async.models import IneligibilityCode
+from loop_async.testing.catalog import (
+    CURRENCY,
+    INELIGIBILITY_CODES,
+    PRODUCT_TITLES,
+    SHOP_ID,
+    VARIANT_TITLES,
+    catalog_variant,
+)
 
 __all__ = [
-    "CART_PRODUCTS",
-    "CREDIT_TYPES",
-    "RETURN_METHODS",
-    "RETURN_REASONS",
     "FakeCartItem",
     "FakeDraft",
     "FakeLineItem",
@@ -36,36 +40,6 @@ __all__ = [
     "Store",
     "minor_to_decimal",
 ]
-
-CURRENCY = "USD"
-SHOP_ID = 1
-
-#: (id, name, requires_comment, child reasons [(id, name)])
-RETURN_REASONS: tuple[tuple[int, str, bool, tuple[tuple[int, str], ...]], ...] = (
-    (1, "Too small", False, ((10, "Size too small"),)),
-    (2, "Too large", False, ((20, "Size too large"),)),
-    (3, "Changed my mind", False, ()),
-    (4, "Arrived damaged", True, ()),
-)
-#: (id, name, type, cost in minor units, carrier)
-RETURN_METHODS: tuple[tuple[int, str, str, int, str | None], ...] = (
-    (1, "UPS Ground", "label", 0, "UPS"),
-    (2, "Drop-off at a partner store", "dropoff", 300, None),
-    (3, "Courier pickup", "pickup", 500, "DHL"),
-)
-CREDIT_TYPES: tuple[str, ...] = ("refund", "gift", "exchange")
-#: product id, title, type, variants [(variant id, title, sku, price, available)]
-CART_PRODUCTS: tuple[tuple[int, str, str, tuple[tuple[int, str, str, int, bool], ...]], ...] = (
-    (
-        100,
-        "Red Shirt",
-        "Apparel",
-        ((501, "Small", "SHIRT-RED-S", 2500, True), (502, "Medium", "SHIRT-RED-M", 2500, False)),
-    ),
-    (110, "Blue Cap", "Accessories", ((511, "One size", "CAP-BLUE", 1500, True),)),
-)
-_PRODUCTS = ("Linen Shirt", "Wool Socks", "Canvas Tote", "Denim Jacket", "Trail Shoes", "Silk Scarf")
-_VARIANTS = ("Small", "Medium", "Large", "Blue", "Black")
 
 
 def minor_to_decimal(amount: int) -> Decimal:
@@ -185,7 +159,7 @@ class FakeCartItem:
 
 @attrs.define
 class FakeDraft:
-    """A draft return; the transitions are in :mod:`loop_async.testing.draft_machine`."""
+    """A draft return; the transitions are in :mod:`loop_async.testing.drafts.machine`."""
 
     id: int
     order: FakeOrder
@@ -233,14 +207,6 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc)
 
 
-def _variant(variant_id: int) -> tuple[int, int, str, str, int, bool] | None:
-    for product_id, title, _type, variants in CART_PRODUCTS:
-        for vid, vtitle, sku, price, available in variants:
-            if vid == variant_id:
-                return product_id, vid, f"{title} / {vtitle}", sku, price, available
-    return None
-
-
 class Store:
     """Everything the fake server holds, with the id sequences and the clock it uses."""
 
@@ -273,7 +239,7 @@ class Store:
     def _make_order(self, index: int) -> FakeOrder:
         rng = self._rng
         items: list[FakeLineItem] = []
-        codes: list[str | None] = [None, None, None, *(code.value for code in IneligibilityCode)]
+        codes: list[str | None] = [None, None, None, *INELIGIBILITY_CODES]
         for code in codes:
             line_id = self.next_id("line_item")
             items.append(
@@ -282,8 +248,8 @@ class Store:
                     product_id=7804939829000 + line_id,
                     variant_id=43045586894000 + line_id,
                     sku=f"SKU-{line_id}",
-                    title=rng.choice(_PRODUCTS),
-                    variant_title=rng.choice(_VARIANTS),
+                    title=rng.choice(PRODUCT_TITLES),
+                    variant_title=rng.choice(VARIANT_TITLES),
                     price=rng.randrange(1000, 12000, 50),
                     ineligibility_code=code,
                 )
@@ -353,4 +319,4 @@ class Store:
     @staticmethod
     def variant(variant_id: int) -> tuple[int, int, str, str, int, bool] | None:
         """(product id, variant id, title, sku, price, available) of a catalog variant."""
-        return _variant(variant_id)
+        return catalog_variant(variant_id)

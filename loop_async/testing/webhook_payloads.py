@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from loop_async.testing.return_data import render_return
-from loop_async.testing.store import SHOP_ID, FakeReturn, minor_to_decimal
+from loop_async.testing.catalog import SHOP_ID
+from loop_async.testing.return_objects import render_return
+from loop_async.testing.store import FakeReturn, minor_to_decimal
 
 __all__ = ["LOCATION_ID", "giftcard_payload", "label_payload", "restock_payload", "return_payload"]
 

@@ -1,16 +1,9 @@
 """Webhook delivery as Loop does it: signed JSON POSTs, retried on 500, 503 and network errors.
 
-Loop's rules (its "Setting up webhooks" page): a 4xx is final; a 500/503 or a connection error
-is retried **five times, six attempts in all**, with exponential backoff and jitter; a
-receiver's ``Retry-After`` is respected up to 30 minutes, and a longer one fails the webhook
-(no further attempt). The body is JSON with escaped slashes (``\\/``), as Loop's PHP encoder
-writes it, and is signed over those exact bytes: ``X-Loop-Signature: base64(HMAC-SHA256(secret,
-raw body))``.
-
-Only the waiting is made test-friendly: ``backoff`` (the first retry's delay, doubling at each
-retry; Loop's own base is not documented) and ``max_retry_after`` (how long the fake really
-waits for an honoured ``Retry-After``). :attr:`WebhookDelivery.retry_in` records the wait Loop
-would use.
+Six attempts in all with backoff, ``Retry-After`` honoured up to 30 minutes, bodies with Loop's
+escaped slashes signed over their exact bytes (``X-Loop-Signature``); only the real waiting is
+shortened for tests (``backoff``, ``max_retry_after``). The rules are in ``docs/testing.md``
+("Webhooks").
 """
 
 from __future__ import annotations

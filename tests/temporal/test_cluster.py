@@ -27,8 +27,7 @@ from loop_async.temporal import (
     DraftResult,
     create_replayer,
 )
-from loop_async.testing import FakeLoopServer
-from loop_async.testing.server import ALL_SCOPES
+from loop_async.testing import ALL_SCOPES, FakeLoopServer
 from tests.temporal._support import (  # noqa: F401
     WorkerProcess,
     history_json,

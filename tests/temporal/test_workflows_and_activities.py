@@ -43,8 +43,7 @@ from loop_async.temporal import (
 )
 from loop_async.temporal._types import ActionInput, AssessInput, AssessItem
 from loop_async.temporal.activities import LoopActivities
-from loop_async.testing import FakeLoopServer
-from loop_async.testing.server import ALL_SCOPES
+from loop_async.testing import ALL_SCOPES, FakeLoopServer
 from tests.temporal._support import cli_history, history_json, temporal_address, wait_until  # noqa: F401
 
 KEYS = {"acme": "sk_live_ACME-secret-7f3a9c", "globex": "sk_live_GLOBEX-secret-41b2d0"}

@@ -1,7 +1,7 @@
-"""Loop's error bodies, and the exception the fake server's logic raises to answer with one.
+"""Loop's error bodies, and the exception the fake server's handlers raise to answer with one.
 
-Every shape here is one that Loop's API reference (its error codes) documents, so the SDK's error parser is
-exercised against the real variety, including errors Loop sends with status 200.
+Every shape is one Loop's API reference (its error codes) documents, including errors sent with
+status 200, so that the SDK's error parser meets the real variety.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from loop_async import LoopClient, NotFoundError, UnprocessableEntityError
 from loop_async.models import DraftReturnResponse, IneligibilityCode
 from loop_async.models._convert import structure
 from loop_async.testing import FakeLoopServer
-from loop_async.testing.store import RETURN_METHODS, RETURN_REASONS
+from loop_async.testing.catalog import RETURN_METHODS, RETURN_REASONS
 
 ALL_REASON_IDS = [rid for rid, _, _, children in RETURN_REASONS for rid in (rid, *(c[0] for c in children))]
 

@@ -28,7 +28,7 @@ from loop_async.models import AsnRow, ReturnRefund, ReturnsPage, ReturnState
 from loop_async.models._convert import structure
 from loop_async.testing import FakeLoopServer
 
-DOCS = Path(__file__).parent / "data" / "loop-docs"
+DOCS = Path(__file__).parent.parent / "data" / "loop-docs"
 UTC = timezone.utc
 FMT = "%Y-%m-%d %H:%M:%S"
 T0 = datetime(2025, 3, 1, tzinfo=UTC)

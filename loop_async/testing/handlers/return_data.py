@@ -1,17 +1,7 @@
-"""The return-data endpoints over the store: the returns list (windows, filters, cursors), details, ASN.
+"""Return data: the returns list (windows, filters, keyset cursors), a return's details, the ASN report.
 
-Returns are rendered through the SDK's :class:`~loop_async.models.Return` model, so money goes
-out as strings. Range rules, as Loop documents them: ``from``/``to`` are ``YYYY-MM-DD HH:MM:SS``
-(UTC; ISO 8601 is accepted too), both inclusive at second precision; without them the last 24
-hours; at most 120 days per request (422 otherwise). Without ``state`` only open, closed and
-expired returns are listed.
-
-Pages are ordered by the filtered timestamp, then id, and use a keyset cursor as Loop's does
-(base64url of ``{"created_at": "...", "id": ..., "_pointsToNextItems": true}``; the ``id``
-tie-break is a guess). ``nextPageUrl`` has Loop's documented shape: it keeps ``to``,
-``filter``, ``pageSize`` and ``cursor`` and **drops** ``from``, ``state`` and ``paginate``, so
-a client that follows it as given gets the defaults (the last 24 hours, the default states)
-from the second page on. A request with a ``cursor`` is paginated.
+Read-only over the store; returns are rendered by :mod:`..return_objects`. The range and
+paging rules, as Loop documents them, are in ``docs/testing.md`` ("Return data").
 """
 
 from __future__ import annotations
@@ -22,23 +12,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from aiohttp import web
 from multidict import MultiMapping
 from yarl import URL
 
 from loop_async._sansio import json as _json
-from loop_async.models import (
-    ConditionCategory,
-    DispositionOutcome,
-    Return,
-    ReturnLineItem,
-    ReturnRefund,
-    ReturnState,
-)
-from loop_async.models._convert import unstructure
-from loop_async.testing._shapes import validation_error
+from loop_async.testing.error_bodies import json_response, validation_error
+from loop_async.testing.handlers._request import Route
+from loop_async.testing.return_objects import render_return
 from loop_async.testing.store import FakeReturn, Store, minor_to_decimal
 
-__all__ = ["MAX_PAGE_SIZE", "MAX_RANGE", "asn_rows", "find_return", "list_returns", "render_return"]
+__all__ = ["MAX_PAGE_SIZE", "MAX_RANGE", "ReturnData", "asn_rows", "find_return", "list_returns"]
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_RANGE = timedelta(days=120)
@@ -47,74 +31,6 @@ DEFAULT_PAGE_SIZE = 100
 STATES = frozenset({"open", "closed", "cancelled", "expired", "review"})
 #: What Loop lists when no ``state`` is given.
 DEFAULT_STATES = frozenset({"open", "closed", "expired"})
-
-
-def return_model(ret: FakeReturn) -> Return:
-    """The SDK model of a stored return."""
-    total = minor_to_decimal(ret.total)
-    closed = ret.state == "closed"
-    refunds: tuple[ReturnRefund, ...] = ()
-    if closed and ret.credit_type == "refund" and ret.line_items:
-        refunds = (
-            ReturnRefund(
-                gateway="shopify_payments",
-                amount=total,
-                currency=ret.order.currency,
-                provider_refund_id=str(8_800_000_000 + ret.id),
-                provider="shopify",
-            ),
-        )
-    return Return(
-        id=ret.id,
-        state=ReturnState(ret.state),
-        created_at=ret.created_at,
-        updated_at=ret.updated_at,
-        order_id=ret.order.id,
-        order_name=ret.order.name,
-        customer=ret.order.email,
-        currency=ret.order.currency,
-        total=total,
-        refund=total if ret.credit_type == "refund" else minor_to_decimal(0),
-        gift_card=total if ret.credit_type == "gift" else minor_to_decimal(0),
-        exchange_total=total if ret.credit_type == "exchange" else minor_to_decimal(0),
-        handling_fee=minor_to_decimal(0),
-        carrier="UPS",
-        tracking_number=f"1Z{ret.id:012d}",
-        return_method=ret.return_method,
-        line_items=tuple(
-            ReturnLineItem(
-                id=item.id,
-                line_item_id=item.line_item.id,
-                product_id=item.line_item.product_id,
-                variant_id=item.line_item.variant_id,
-                sku=item.line_item.sku,
-                title=item.line_item.title,
-                price=minor_to_decimal(item.line_item.price),
-                discount=minor_to_decimal(0),
-                tax=minor_to_decimal(0),
-                refund=minor_to_decimal(item.line_item.price) if closed and item.outcome == "refund" else None,
-                returned_at=ret.updated_at if closed else None,
-                outcome=item.outcome,
-                reason=item.reason,
-                condition_category=None
-                if item.condition_category is None
-                else ConditionCategory(item.condition_category),
-                disposition_outcome=None
-                if item.disposition_outcome is None
-                else DispositionOutcome(item.disposition_outcome),
-            )
-            for item in ret.line_items
-        ),
-        refunds=refunds,
-    )
-
-
-def render_return(ret: FakeReturn) -> dict[str, Any]:
-    """A return as Loop's JSON object (money as strings)."""
-    data: dict[str, Any] = unstructure(return_model(ret))
-    # Refunds carry the documented fields only (the model also has undocumented optional ones).
-    data["refunds"] = [{k: v for k, v in refund.items() if v is not None} for refund in data["refunds"]]
-    return data
 
 
 def _parse_time(name: str, value: str) -> datetime:
@@ -298,3 +214,30 @@ def asn_rows(store: Store, query: Mapping[str, str]) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+class ReturnData:
+    """The return-data handlers over the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def routes(self, scope: str) -> list[Route]:
+        """The routes, all needing ``scope``."""
+        return [
+            ("GET", "/warehouse/return/list", scope, self._list_returns),
+            ("GET", "/warehouse/return/details", scope, self._return_details),
+            ("GET", "/warehouse/reporting/asn", scope, self._asn),
+        ]
+
+    async def _list_returns(self, request: web.Request) -> web.StreamResponse:
+        return json_response(list_returns(self.store, request.query, request.url))
+
+    async def _return_details(self, request: web.Request) -> web.StreamResponse:
+        ret = find_return(self.store, request.query)
+        if ret is None:
+            return json_response({"error": {"message": "Return not found."}})  # Loop's "no match", status 200
+        return json_response(render_return(ret))
+
+    async def _asn(self, request: web.Request) -> web.StreamResponse:
+        return json_response(asn_rows(self.store, request.query))

@@ -26,7 +26,8 @@ from loop_async._sansio import json as _json
 from loop_async.hypermedia import HalFormsFormat, Link, LoopLinksFormat, Navigator
 from loop_async.models import Address, DraftReturnResponse, DraftReturnState, ProcessingType
 from loop_async.testing import SCOPE_DRAFT_RETURNS_READ, FakeLoopServer
-from loop_async.testing.server import HAL_FORMS_CONTENT_TYPE
+from loop_async.testing.drafts import render_links
+from loop_async.testing.versions import HAL_FORMS_CONTENT_TYPE
 
 HAL = "2026-10"
 HAL_VERSIONS = ("2026-10", "unstable")
@@ -260,7 +261,7 @@ async def test_v1_serves_the_same_draft_in_links_format(
         # v1, 2026-07 and latest: Loop's links[] envelope, exactly as the state machine renders it.
         assert v1_type == dated_type == latest_type == "application/json"
         v1_root = fake_loop_server.url / "api" / "v1"
-        assert v1_raw == _json.dumps(fake_loop_server.drafts_machine.render(draft, v1_root))
+        assert v1_raw == _json.dumps(render_links(fake_loop_server.drafts_machine, draft, v1_root))
         assert dated_raw.replace(b"/api/2026-07/", b"/api/v1/") == v1_raw
         assert latest_raw.replace(b"/api/latest/", b"/api/v1/") == v1_raw
         v1, hal = _json.loads(v1_raw), _json.loads(hal_raw)

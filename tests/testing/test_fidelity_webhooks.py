@@ -40,11 +40,11 @@ from loop_async.models import (
     WebhookTrigger,
 )
 from loop_async.testing import FakeLoopServer
-from loop_async.testing.server import WEBHOOK_TRIGGERS
+from loop_async.testing.handlers.webhook_subscriptions import WEBHOOK_TRIGGERS
 from loop_async.testing.webhook_sender import LOOP_ATTEMPTS, WebhookDelivery
 from loop_async.webhooks import parse_event, verify_signature
 
-DOCS = Path(__file__).parent / "data" / "loop-docs"
+DOCS = Path(__file__).parent.parent / "data" / "loop-docs"
 SECRET = "whsec_test"
 UTC = timezone.utc
 
