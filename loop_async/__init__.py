@@ -10,7 +10,7 @@ from loop_async import _logs
 from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, RetryEvent
 from loop_async._sansio.outcome import OutcomeKind, ReconcilePolicy
 from loop_async._sansio.retry import RetryPolicy
-from loop_async._transport import Response, capture_responses
+from loop_async._response import Response, capture_responses
 from loop_async._version import __version__
 from loop_async.client import LoopClient
 from loop_async.errors import (

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from yarl import URL
 
+from loop_async._response import Response
 from loop_async._sansio.outcome import ReconcilePolicy, is_refusal, is_uncertain
-from loop_async._transport import Response, Transport
+from loop_async._transport import Transport
 from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
 from loop_async.hypermedia.formats import FormatSelector, LinkFormat, encode_query, form_pairs, is_form, own_state
 from loop_async.hypermedia.linkset import LinkSet
@@ -135,7 +136,7 @@ class TransitionObserver(Protocol):
 class Navigator(Generic[T]):
     """A decoded resource and the links it offers now; :meth:`follow` moves to the next state.
 
-    ``data_or_response`` is a transport :class:`~loop_async._transport.Response` or parsed
+    ``data_or_response`` is a transport :class:`~loop_async.Response` or parsed
     JSON. ``format`` reads the links and errors, ``decode`` builds :attr:`resource`.
     ``self_url`` re-reads the resource (for :meth:`refresh` and reconciliation; the format's
     self link wins when there is one). ``key`` identifies the resource for the one-writer
