@@ -28,6 +28,7 @@ from loop_async.errors import (
 )
 
 __all__ = [
+    "LOOP_WINDOW",
     "ParsedError",
     "build_api_error",
     "error_class_for_status",
@@ -35,6 +36,11 @@ __all__ = [
     "parse_error_body",
     "request_id_from",
 ]
+
+#: Loop's rate-limit window in seconds (a guess: Loop documents "300 per minute" only). A 429
+#: without ``Retry-After`` is taken to mean "this window is full": the 429s that follow within
+#: one window of the rate cut it caused are its echo, not a new signal, and cut nothing.
+LOOP_WINDOW = 60.0
 
 # Keys that make up an error body; a body with any other key is data (maybe with errors[]).
 _ERROR_KEYS = frozenset({"errors", "error", "message", "content", "code", "status", "status_code", "http_code"})

@@ -7,6 +7,7 @@ it have acted) is pure code in :mod:`loop_async._sansio`; the key's handling is 
 Over 400 lines for a reason: it is one class, and its retry loop, redirect following and single
 attempt are one sequence over the same state (session, semaphore, limiter, hooks, counters).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,29 +1,8 @@
-"""A rate limiter shared by processes and machines: one GCRA token bucket in Redis.
+"""``RedisRateLimiter``: one GCRA bucket in Redis, shared by every process using the same key.
 
-Several workers using the same API key must stay under Loop's 300 requests per minute
-*together*. :class:`RedisRateLimiter` keeps the bucket (theoretical arrival time, current
-rate, pause) in one Redis hash and updates it with one Lua script, so taking a slot is
-atomic across every process that uses the same ``key``. The script reads Redis's own clock
-(``TIME``), so the machines' clocks need not agree; calling ``TIME`` before a write in a
-script needs Redis 5 or later (script effects replication), so this limiter needs Redis >= 5.
-
-It paces and backs off as :class:`~loop_async.ratelimit.TokenBucketLimiter` does, with the
-same margin, and like it takes a slot only when it is due: the first waiter of each process
-asks Redis for a slot, sleeps until the slot Redis names, and asks again, so a pause or rate
-cut made meanwhile (by any process) applies to it, and a cancelled waiter holds no slot.
-
-AIMD works across processes too: a 429 seen by one worker halves the shared rate for all of
-them, and successes grow it back. :meth:`observe` is synchronous (the transport calls it on
-every answer), so it only counts; the counts travel to Redis with the next call. When one
-call carries both successes and 429s, the successes are added first and the 429 halves the
-result, so a 429 is never cancelled out by the successes reported with it.
-
-Redis failures (refused, dropped, timed out: ``socket_timeout`` and ``socket_connect_timeout``,
-2 s by default, are set on a connection the limiter opens) raise
-:class:`~loop_async.errors.RateLimiterUnavailableError`, a ``TransportError`` with
-``request_sent=False``: the request was not sent.
-
-Needs the ``redis`` extra: ``pip install 'loop-async[redis]'``.
+It paces and backs off as :class:`~loop_async.ratelimit.bucket.TokenBucketLimiter` does, in one
+atomic Lua script on Redis's clock (Redis >= 5). Importing it needs no redis-py; building one
+does (the ``redis`` extra). How it shares AIMD and fails: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -32,8 +11,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from loop_async._sansio.protocol import LOOP_WINDOW
 from loop_async.errors import RateLimiterUnavailableError
-from loop_async.ratelimit import LOOP_WINDOW, PACING_MARGIN, LimiterState, WaitQueue, _check_settings
+from loop_async.ratelimit.base import PACING_MARGIN, LimiterState, WaitQueue, check_settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -154,7 +134,7 @@ class RedisRateLimiter:
         socket_connect_timeout: float = 2.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        _check_settings(per_minute, burst, margin, window)
+        check_settings(per_minute, burst, margin, window)
         if not key:
             raise ValueError("key must be a non-empty string")
         module = _redis_module()
