@@ -41,7 +41,7 @@ from loop_async.errors import (
     UnprocessableEntityError,
     UnsafeLinkError,
 )
-from loop_async.hypermedia import Navigator
+from loop_async.hypermedia.navigator import Navigator
 from loop_async.ratelimit.base import LimiterState, RateLimiter
 from loop_async.ratelimit.bucket import TokenBucketLimiter
 from loop_async.resources.returns import ActionResult
