@@ -1,5 +1,5 @@
 """What every rate limiter shares: the ``RateLimiter`` protocol, ``LimiterState``, the pacing
-constants, the settings check, and the wait queue in which only the first waiter works.
+constants, the shared settings, and the wait queue in which only the first waiter works.
 
 No limiter is here (see :mod:`~loop_async.ratelimit.bucket` and :mod:`~loop_async.ratelimit.redis`).
 """
@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-__all__ = ["PACING_MARGIN", "LimiterState", "RateLimiter", "WaitQueue", "check_settings"]
+__all__ = ["PACING_MARGIN", "BucketSettings", "LimiterState", "RateLimiter", "WaitQueue"]
 
 #: Requests are paced this fraction under the configured rate: 294/min for Loop's 300, so
 #: request 301 comes 61.2 s after request 1 and scheduling or network jitter of up to ~1 s
@@ -93,13 +93,46 @@ class WaitQueue:
                 self._waiters[0].set_result(None)
 
 
-def check_settings(per_minute: float, burst: int, margin: float, window: float) -> None:
-    """The settings both limiters share (a ``ValueError`` naming the bad one)."""
-    if per_minute <= 0:
-        raise ValueError(f"per_minute must be positive, got {per_minute!r}")
-    if burst < 1:
-        raise ValueError(f"burst must be at least 1, got {burst!r}")
-    if not 0 <= margin < 1:
-        raise ValueError(f"margin must be in [0, 1), got {margin!r}")
-    if window < 0:
-        raise ValueError(f"window must be 0 or more seconds, got {window!r}")
+@attrs.frozen
+class BucketSettings:
+    """The settings both limiters share, checked, and the rates derived from them (per minute)."""
+
+    per_minute: float
+    burst: int
+    margin: float
+    window: float
+    decrease_cooldown: float
+    min_rate: float  # the rate a 429 never halves below
+    recovery: float  # the rate each success adds back
+
+    @classmethod
+    def checked(
+        cls,
+        per_minute: float,
+        *,
+        burst: int,
+        min_fraction: float,
+        recovery_fraction: float,
+        decrease_cooldown: float,
+        margin: float,
+        window: float,
+    ) -> BucketSettings:
+        """The settings, or a ``ValueError`` naming the bad one."""
+        if per_minute <= 0:
+            raise ValueError(f"per_minute must be positive, got {per_minute!r}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst!r}")
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be in [0, 1), got {margin!r}")
+        if window < 0:
+            raise ValueError(f"window must be 0 or more seconds, got {window!r}")
+        configured = float(per_minute)
+        return cls(
+            per_minute=configured,
+            burst=burst,
+            margin=margin,
+            window=window,
+            decrease_cooldown=decrease_cooldown,
+            min_rate=configured * min_fraction,
+            recovery=configured * recovery_fraction,
+        )

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from loop_async._sansio.protocol import LOOP_WINDOW
-from loop_async.ratelimit.base import PACING_MARGIN, LimiterState, RateLimiter, WaitQueue, check_settings
+from loop_async.ratelimit.base import PACING_MARGIN, BucketSettings, LimiterState, RateLimiter, WaitQueue
 
 __all__ = ["TokenBucketLimiter", "build_limiter"]
 
@@ -43,30 +43,31 @@ class TokenBucketLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        check_settings(per_minute, burst, margin, window)
-        self._configured = float(per_minute)
-        self._rate = float(per_minute)
-        self._burst = burst
-        self._margin = margin
-        self._window = window
-        self._min_rate = self._configured * min_fraction
-        self._recovery = self._configured * recovery_fraction
+        self._settings = BucketSettings.checked(
+            per_minute,
+            burst=burst,
+            min_fraction=min_fraction,
+            recovery_fraction=recovery_fraction,
+            decrease_cooldown=decrease_cooldown,
+            margin=margin,
+            window=window,
+        )
+        self._rate = self._settings.per_minute
         self._clock = clock
         self._sleep = sleep
         self._tat = float("-inf")  # theoretical arrival time of the next request
         self._last_start = float("-inf")  # when the last slot was taken
         self._paused_until = float("-inf")
         self._throttled = 0
-        self._decrease_cooldown = decrease_cooldown
         self._hold_until = float("-inf")  # 429s before this are explained by the last cut
         self._queue = WaitQueue()
 
     def _interval(self) -> float:
-        return 60.0 / (self._rate * (1 - self._margin))
+        return 60.0 / (self._rate * (1 - self._settings.margin))
 
     def _next_slot(self) -> float:
         """The earliest time the next request may go, as the bucket stands now."""
-        return max(self._tat - self._interval() * (self._burst - 1), self._paused_until)
+        return max(self._tat - self._interval() * (self._settings.burst - 1), self._paused_until)
 
     def _try_take(self, now: float, scheduled: float | None) -> float:
         """Take the next slot if it is due (return 0), else return the seconds until it is."""
@@ -104,28 +105,29 @@ class TokenBucketLimiter:
             if retry_after:
                 self._paused_until = max(self._paused_until, now + retry_after)
             if now >= self._hold_until:
-                self._rate = max(self._min_rate, self._rate / 2)
+                self._rate = max(self._settings.min_rate, self._rate / 2)
                 # The slot after the last one is spaced at the new rate already.
                 self._tat = max(self._tat, self._last_start + self._interval())
-                explained = self._window if retry_after is None else retry_after
-                self._hold_until = now + max(self._decrease_cooldown, explained)
-        elif status is not None and status < 400 and self._rate < self._configured:
-            self._rate = min(self._configured, self._rate + self._recovery)
+                explained = self._settings.window if retry_after is None else retry_after
+                self._hold_until = now + max(self._settings.decrease_cooldown, explained)
+        elif status is not None and status < 400 and self._rate < self._settings.per_minute:
+            self._rate = min(self._settings.per_minute, self._rate + self._settings.recovery)
 
     @property
     def state(self) -> LimiterState:
         """The limiter's current rate, budget and throttling."""
         return LimiterState(
-            configured_per_minute=self._configured,
+            configured_per_minute=self._settings.per_minute,
             current_per_minute=self._rate,
-            burst=self._burst,
+            burst=self._settings.burst,
             throttled=self._throttled,
             paused_for=max(0.0, self._paused_until - self._clock()),
-            margin=self._margin,
+            margin=self._settings.margin,
         )
 
     def __repr__(self) -> str:
-        return f"TokenBucketLimiter(per_minute={self._configured:g}, current={self._rate:g}, burst={self._burst})"
+        settings = self._settings
+        return f"TokenBucketLimiter(per_minute={settings.per_minute:g}, current={self._rate:g}, burst={settings.burst})"
 
 
 def build_limiter(rate_limit: float | None, rate_limiter: RateLimiter | None = None) -> RateLimiter | None:

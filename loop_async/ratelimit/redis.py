@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from loop_async._sansio.protocol import LOOP_WINDOW
 from loop_async.errors import RateLimiterUnavailableError
-from loop_async.ratelimit.base import PACING_MARGIN, LimiterState, WaitQueue, check_settings
+from loop_async.ratelimit.base import PACING_MARGIN, BucketSettings, LimiterState, WaitQueue
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -134,7 +134,15 @@ class RedisRateLimiter:
         socket_connect_timeout: float = 2.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        check_settings(per_minute, burst, margin, window)
+        self._settings = BucketSettings.checked(
+            per_minute,
+            burst=burst,
+            min_fraction=min_fraction,
+            recovery_fraction=recovery_fraction,
+            decrease_cooldown=decrease_cooldown,
+            margin=margin,
+            window=window,
+        )
         if not key:
             raise ValueError("key must be a non-empty string")
         module = _redis_module()
@@ -148,13 +156,6 @@ class RedisRateLimiter:
             self._owns_client = False
         self._failures = _failures()
         self.key = key
-        self._configured = float(per_minute)
-        self._burst = burst
-        self._margin = margin
-        self._window = window
-        self._min_rate = self._configured * min_fraction
-        self._recovery = self._configured * recovery_fraction
-        self._cooldown = decrease_cooldown
         self._sleep = sleep
         self._script = self._redis.register_script(_SCRIPT)
         self._queue = WaitQueue()
@@ -164,7 +165,7 @@ class RedisRateLimiter:
         self._successes = 0
         self._pause = 0.0
         self._hold = 0.0
-        self._state = LimiterState(self._configured, self._configured, burst, 0, 0.0, margin)
+        self._state = LimiterState(self._settings.per_minute, self._settings.per_minute, burst, 0, 0.0, margin)
 
     async def _call(self, *, take: bool, scheduled: float = 0.0) -> list[str]:
         pending = (self._throttles, self._successes, self._pause, self._hold)
@@ -175,17 +176,17 @@ class RedisRateLimiter:
             reply = await self._script(
                 keys=[self.key],
                 args=[
-                    self._configured,
-                    self._burst,
+                    self._settings.per_minute,
+                    self._settings.burst,
                     throttles,
                     successes,
                     pause,
-                    self._min_rate,
-                    self._recovery,
+                    self._settings.min_rate,
+                    self._settings.recovery,
                     1 if take else 0,
-                    self._cooldown,
+                    self._settings.decrease_cooldown,
                     hold,
-                    self._margin,
+                    self._settings.margin,
                     scheduled,
                 ],
             )
@@ -202,12 +203,12 @@ class RedisRateLimiter:
             raise failure  # outside ``except``: no chain to redis-py's exception and its connection
         values = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
         self._state = LimiterState(
-            configured_per_minute=self._configured,
+            configured_per_minute=self._settings.per_minute,
             current_per_minute=float(values[2]),
-            burst=self._burst,
+            burst=self._settings.burst,
             throttled=int(values[4]),
             paused_for=float(values[3]) / 1000,
-            margin=self._margin,
+            margin=self._settings.margin,
         )
         return values
 
@@ -232,7 +233,7 @@ class RedisRateLimiter:
             self._throttles += 1
             if retry_after:
                 self._pause = max(self._pause, retry_after)
-            self._hold = max(self._hold, self._window if retry_after is None else retry_after)
+            self._hold = max(self._hold, self._settings.window if retry_after is None else retry_after)
         elif status is not None and status < 400:
             self._successes += 1
 
@@ -265,7 +266,7 @@ class RedisRateLimiter:
             await close()
 
     def __repr__(self) -> str:
-        return f"RedisRateLimiter(key={self.key!r}, per_minute={self._configured:g})"
+        return f"RedisRateLimiter(key={self.key!r}, per_minute={self._settings.per_minute:g})"
 
 
 def _unavailable(exc: BaseException) -> RateLimiterUnavailableError:
