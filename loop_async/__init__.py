@@ -42,8 +42,8 @@ from loop_async.errors import (
     UnsafeLinkError,
 )
 from loop_async.hypermedia.navigator import Navigator
-from loop_async.ratelimit.base import LimiterState, RateLimiter
 from loop_async.ratelimit.bucket import TokenBucketLimiter
+from loop_async.ratelimit.limiter import LimiterState, RateLimiter
 from loop_async.resources.returns import ActionResult
 from loop_async.webhooks import WebhookRouter, verify_signature
 

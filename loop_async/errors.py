@@ -35,7 +35,7 @@
 No exception text, ``repr`` or attribute holds the API key: requests are described by
 method and URL only, and the key travels in a header that is never copied into an error.
 
-Over 400 lines by rule: every exception of the SDK is here, in one hierarchy. Which class an
+Over 400 lines because, by rule, every exception of the SDK is here, in one hierarchy. Which class an
 answer becomes is decided in :mod:`loop_async._sansio.protocol`, not here.
 """
 

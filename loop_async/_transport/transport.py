@@ -4,7 +4,7 @@ The aiohttp adapter only: every decision (retry or not, which error, is this bod
 it have acted) is pure code in :mod:`loop_async._sansio`; the key's handling is in
 :mod:`loop_async._transport.secret`, bodies in :mod:`loop_async._transport.body`.
 
-Over 400 lines for a reason: it is one class, and its retry loop, redirect following and single
+Over 400 lines because it is one class: its retry loop, redirect following and single
 attempt are one sequence over the same state (session, semaphore, limiter, hooks, counters).
 """
 

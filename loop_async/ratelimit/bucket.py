@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from loop_async._sansio.protocol import LOOP_WINDOW
-from loop_async.ratelimit.base import PACING_MARGIN, BucketSettings, LimiterState, RateLimiter, WaitQueue
+from loop_async.ratelimit.limiter import PACING_MARGIN, BucketSettings, LimiterState, RateLimiter, WaitQueue
 
 __all__ = ["TokenBucketLimiter", "build_limiter"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from loop_async._sansio.protocol import LOOP_WINDOW
 from loop_async.errors import RateLimiterUnavailableError
-from loop_async.ratelimit.base import PACING_MARGIN, BucketSettings, LimiterState, WaitQueue
+from loop_async.ratelimit.limiter import PACING_MARGIN, BucketSettings, LimiterState, WaitQueue
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
