@@ -18,13 +18,12 @@ def same_origin(url: URL, origin: URL) -> bool:
     return (url.scheme, url.host, url.port) == (origin.scheme, origin.host, origin.port)
 
 
-def resolve_link(api_root: URL, href: str | URL) -> URL:
-    """Resolve a link against the API root and refuse any URL off its origin.
+def resolve_link(api_root: URL, origin: URL, href: str | URL) -> URL:
+    """Resolve a link against the API root and refuse any URL off ``origin`` (the root's).
 
     A URL that cannot be parsed (a bad port, a broken IPv6 host) came from the server: it
     is a :class:`DecodeError`, and nothing is sent.
     """
-    origin = api_root.origin()
     try:
         target = URL(href) if isinstance(href, str) else href
         if not target.is_absolute():

@@ -149,7 +149,7 @@ class Transport:
         A URL that cannot be parsed (a bad port, a broken IPv6 host) came from the server: it
         is a :class:`DecodeError`, and nothing is sent.
         """
-        return resolve_link(self.api_root, href)
+        return resolve_link(self.api_root, self.origin, href)
 
     # -- requests --------------------------------------------------------------------------
 
