@@ -24,7 +24,7 @@ def redis_oldest(session: nox.Session) -> None:
     extra = nox.project.load_toml("pyproject.toml")["project"]["optional-dependencies"]["redis"]
     floor = next(req.split(">=", 1)[1] for req in extra if req.startswith("redis>="))
     session.install("-e", ".", f"redis=={floor}", "pytest", "pytest-asyncio", "pytest-timeout")
-    session.run("python", "-m", "pytest", "tests/test_redis_limiter.py", *session.posargs)
+    session.run("python", "-m", "pytest", "tests/ratelimit/test_redis_limiter.py", *session.posargs)
 
 
 @nox.session

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from loop_async import _logs
 from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, RetryEvent
+from loop_async._response import Response, capture_responses
 from loop_async._sansio.outcome import OutcomeKind, ReconcilePolicy
 from loop_async._sansio.retry import RetryPolicy
-from loop_async._transport import Response, capture_responses
 from loop_async._version import __version__
 from loop_async.client import LoopClient
 from loop_async.errors import (
@@ -41,10 +41,12 @@ from loop_async.errors import (
     UnprocessableEntityError,
     UnsafeLinkError,
 )
-from loop_async.hypermedia import Navigator
-from loop_async.ratelimit import LimiterState, RateLimiter, TokenBucketLimiter
+from loop_async.hypermedia.navigator import Navigator
+from loop_async.ratelimit.bucket import TokenBucketLimiter
+from loop_async.ratelimit.limiter import LimiterState, RateLimiter
 from loop_async.resources.returns import ActionResult
-from loop_async.webhooks import WebhookRouter, verify_signature
+from loop_async.webhooks.router import WebhookRouter
+from loop_async.webhooks.signature import verify_signature
 
 __all__ = [
     "ActionResult",

@@ -11,12 +11,14 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from loop_async._config import DEFAULT_MAX_RETRIES, validate_options
 from loop_async._hooks import Hooks
+from loop_async._response import Response
 from loop_async._sansio.outcome import ReconcilePolicy
+from loop_async._sansio.problems import Problems
 from loop_async._sansio.retry import RetryPolicy
-from loop_async._transport import NO_BODY, Response, Transport
+from loop_async._transport import NO_BODY, Transport
 from loop_async._version import __version__
-from loop_async.errors import FieldProblem, FieldValidationError
 from loop_async.ratelimit import RateLimiter, build_limiter
 from loop_async.resources.destinations import DestinationsResource
 from loop_async.resources.dispositions import DispositionsResource
@@ -33,77 +35,8 @@ DEFAULT_BASE_URL = "https://api.loopreturns.com"
 #: Environment variables read when the key or the base URL is not given.
 API_KEY_ENV = "LOOP_API_KEY"
 BASE_URL_ENV = "LOOP_BASE_URL"
-_DEFAULT_MAX_RETRIES = 3
 _PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 USER_AGENT = f"loop-async/{__version__} aiohttp/{aiohttp.__version__} python/{_PYTHON}"
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _validate_options(
-    api_key: str,
-    base: URL,
-    *,
-    max_concurrency: int,
-    max_retries: int,
-    timeout: float | aiohttp.ClientTimeout,
-    rate_limit: float | None,
-    retry_policy: RetryPolicy | None,
-    max_response_bytes: int,
-    hal_forms: object = False,
-    acquire_timeout: float | None = None,
-    reconcile: object = None,
-    hooks: object = None,
-    own_session_hooks: bool = False,
-) -> None:
-    """Check every option at once, so one error names all the bad ones (a wrong type too)."""
-    problems = []
-    if not isinstance(hal_forms, bool):
-        problems.append(FieldProblem("hal_forms", f"must be True or False, got {hal_forms!r}"))
-    if not isinstance(api_key, str) or not api_key.strip():
-        problems.append(FieldProblem("api_key", "must be a non-empty string"))
-    elif any(c in api_key for c in "\r\n\x00"):
-        problems.append(FieldProblem("api_key", "must not contain CR, LF or NUL (header injection)"))
-    if base.scheme not in ("http", "https") or not base.host:
-        problems.append(FieldProblem("base_url", f"must be an absolute http(s) URL, got {str(base)!r}"))
-    if base.user is not None or base.password is not None or base.query_string or base.fragment:
-        problems.append(FieldProblem("base_url", "must not carry user info, a query or a fragment"))
-    if not _is_int(max_concurrency) or max_concurrency < 1:
-        problems.append(FieldProblem("max_concurrency", f"must be an integer of at least 1, got {max_concurrency!r}"))
-    if not _is_int(max_retries) or max_retries < 0:
-        problems.append(FieldProblem("max_retries", f"must be an integer, 0 or more, got {max_retries!r}"))
-    if retry_policy is not None and max_retries != _DEFAULT_MAX_RETRIES:
-        problems.append(FieldProblem("max_retries", "give max_retries or retry_policy, not both"))
-    if not isinstance(timeout, aiohttp.ClientTimeout) and not (
-        isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0
-    ):
-        problems.append(FieldProblem("timeout", f"must be a positive number of seconds, got {timeout!r}"))
-    if rate_limit is not None and (not _is_number(rate_limit) or rate_limit < 0):
-        problems.append(FieldProblem("rate_limit", f"must be requests per minute (0 or None: off), got {rate_limit!r}"))
-    if acquire_timeout is not None and not (
-        isinstance(acquire_timeout, int | float) and not isinstance(acquire_timeout, bool) and acquire_timeout > 0
-    ):
-        problems.append(
-            FieldProblem("acquire_timeout", f"must be a positive number of seconds or None, got {acquire_timeout!r}")
-        )
-    if not _is_int(max_response_bytes) or max_response_bytes < 1:
-        problems.append(FieldProblem("max_response_bytes", f"must be a positive integer, got {max_response_bytes!r}"))
-    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        problems.append(FieldProblem("retry_policy", f"must be a RetryPolicy, got {type(retry_policy).__name__}"))
-    if reconcile is not None and not isinstance(reconcile, ReconcilePolicy):
-        problems.append(FieldProblem("reconcile", f"must be a ReconcilePolicy, got {type(reconcile).__name__}"))
-    if hooks is not None and not isinstance(hooks, Hooks):
-        problems.append(FieldProblem("hooks", f"must be a loop_async.Hooks, got {type(hooks).__name__}"))
-    if own_session_hooks:
-        problems.append(FieldProblem("session", "with your own session, set trace_configs and middlewares on it"))
-    if problems:
-        raise FieldValidationError(problems, action="LoopClient")
 
 
 # HAL-FORMS first; plain JSON for every endpoint that has no HAL-FORMS form.
@@ -148,7 +81,7 @@ class LoopClient:
         base_url: str | URL | None = None,
         api_version: str = "v1",
         timeout: float | aiohttp.ClientTimeout = 30.0,
-        max_retries: int = _DEFAULT_MAX_RETRIES,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         max_concurrency: int = 32,
         rate_limit: float | None = 300,
         rate_limiter: RateLimiter | None = None,
@@ -165,18 +98,13 @@ class LoopClient:
         if api_key is None:
             api_key = os.environ.get(API_KEY_ENV, "").strip()
             if not api_key:
-                raise FieldValidationError(
-                    [
-                        FieldProblem(
-                            "api_key", f"is missing: pass LoopClient(api_key) or set the {API_KEY_ENV} variable"
-                        )
-                    ],
-                    action="LoopClient",
-                )
+                missing = Problems("LoopClient")
+                missing.add("api_key", f"is missing: pass LoopClient(api_key) or set the {API_KEY_ENV} variable")
+                missing.raise_if_any()
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
         base = URL(str(base_url))
-        _validate_options(
+        validate_options(
             api_key,
             base,
             max_concurrency=max_concurrency,

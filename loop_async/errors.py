@@ -25,6 +25,7 @@
     │   └── ResponseTooLargeError .... the body is larger than ``max_response_bytes``
     ├── FieldValidationError ......... bad arguments, every problem listed, nothing sent (``ValueError``;
     │                                  an ``ExceptionGroup`` of ``FieldProblem``, one per bad field)
+    ├── FieldProblem ................. one bad argument: its ``name`` and what is wrong (a ``ValueError``)
     ├── RelNotAvailableError ......... the navigator has no link with that rel (a ``LookupError``)
     ├── UnsafeLinkError .............. a link or redirect off the client's origin (``ValueError``)
     ├── DriveLimitError .............. ``drive`` made ``max_steps`` follows without an end (a ``RuntimeError``)
@@ -33,27 +34,29 @@
 
 No exception text, ``repr`` or attribute holds the API key: requests are described by
 method and URL only, and the key travels in a header that is never copied into an error.
+
+Over 400 lines because, by rule, every exception of the SDK is here, in one hierarchy. Which class an
+answer becomes is decided in :mod:`loop_async._sansio.protocol`, not here.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
 import pickle
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
 from yarl import URL
+
+from loop_async._response import Response
+from loop_async._suggest import did_you_mean
 
 if sys.version_info >= (3, 11):
     _ExceptionGroup = ExceptionGroup  # noqa: F821 - a builtin from Python 3.11
 else:  # pragma: no cover - cattrs depends on the backport on Python 3.10
     from exceptiongroup import ExceptionGroup as _ExceptionGroup
-
-if TYPE_CHECKING:
-    from loop_async._transport import Response
 
 __all__ = [
     "ApiErrorEntry",
@@ -85,7 +88,6 @@ __all__ = [
     "TransportError",
     "UnprocessableEntityError",
     "UnsafeLinkError",
-    "error_class_for_status",
 ]
 
 
@@ -559,37 +561,3 @@ class PoolInputError(LoopError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (PoolInputError, (self.errors,))
-
-
-_STATUS_CLASSES: Mapping[int, type[LoopAPIError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
-
-
-def error_class_for_status(status: int | None) -> type[LoopAPIError]:
-    """The exception class for an HTTP status (``LoopAPIError`` when none fits)."""
-    if status is None:
-        return LoopAPIError
-    if status >= 500:
-        return ServerError
-    return _STATUS_CLASSES.get(status, LoopAPIError)
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to ``word``, if one is close enough to be a likely typo.
-
-    A typo, not another action: the leading words (the verbs, ``submit`` in
-    ``submit-draft-return``) must be close too, so ``cancel-draft-return`` is never offered for
-    a missing ``submit-draft-return``.
-    """
-    verb = word.split("-", 1)[0]
-    for match in difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6):
-        if difflib.SequenceMatcher(None, verb, match.split("-", 1)[0]).ratio() >= 0.6:
-            return match
-    return None

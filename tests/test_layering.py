@@ -16,9 +16,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "loop_async"
 
 # Bottom to top. A module may import its own layer and the layers below it. A component is the
-# first name under ``loop_async`` (a module or a package); "" is the package facade.
+# first name under ``loop_async`` (a module or a package), or a module of a package listed on its
+# own; "" is the package facade. ``_sansio/json.py`` imports nothing of the SDK: the bounded JSON
+# codec that ``_response`` uses to parse a body again, below every other layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_version", "_logs", "_response"),
+    ("_version", "_logs", "_sansio.json", "_response", "_suggest"),
     ("errors",),
     ("_sansio",),
     ("models", "_hooks"),
@@ -112,6 +114,8 @@ def _imports(name: str, path: Path | None = None) -> Iterator[tuple[str, int]]:
 
 def _component(name: str) -> str:
     parts = name.split(".")
+    if ".".join(parts[1:3]) in LAYER_OF:
+        return ".".join(parts[1:3])
     return parts[1] if len(parts) > 1 else ""
 
 

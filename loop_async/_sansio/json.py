@@ -1,9 +1,8 @@
 """JSON in and out: orjson when it is installed (the ``speedups`` extra), else the stdlib.
 
-Parsing is bounded, whichever the backend: a body nested deeper than :data:`MAX_DEPTH` or
-holding more than :data:`MAX_ITEMS` values is refused with :class:`JSONLimitError` (a
-``ValueError``) *before* it is parsed. A 16 MB body of ``[[],[],...]`` would otherwise cost
-~500 MB of memory and seconds of CPU, and a 100k-deep one a bare ``RecursionError`` (stdlib).
+Parsing is bounded, whichever the backend: too deep (:data:`MAX_DEPTH`) or too many values
+(:data:`MAX_ITEMS`) is a :class:`JSONLimitError` (a ``ValueError``) before parsing. No I/O and
+no SDK import: the one module of ``_sansio`` that :mod:`loop_async._response` may use.
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
 """The one rule for uncertain outcomes: may a request that failed have taken effect at Loop?
 
-Pure code, no I/O. Loop has no idempotency key, so the SDK never re-sends an unsafe request
-whose outcome it cannot know; this module says when that is. The transport's retry decision
-(:mod:`loop_async._sansio.retry`), the navigator's reconciliation, the return actions, bulk jobs, the
-CLI and the Temporal activities all ask it, so they cannot disagree.
-
-The rule, for a request whose method is not idempotent:
-
-- **nothing happened** when it was never sent (refused before sending, connection not opened,
-  rate-limit wait exceeded), or Loop answered and the answer is a refusal: a 4xx, a 429 or a
-  503 (Loop sheds load before acting), or an error body sent with HTTP 200;
-- **it may have happened** when it was sent and no answer was read (timeout, reset), the answer
-  was a 5xx other than 503, a 2xx whose body could not be read, or a redirect other than
-  307/308 (an unsafe request never follows one; a 303 means "done, see there"); also when the
-  caller was cancelled while it was in flight.
+Pure code, no I/O. Every caller (retries, the navigator, return actions, bulk jobs, the CLI,
+Temporal) asks it, so they cannot disagree; the rule, as a table, is in docs/reliability.md.
 """
 
 from __future__ import annotations

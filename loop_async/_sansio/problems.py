@@ -36,6 +36,39 @@ class Problems:
         elif max_length is not None and len(value) > max_length:
             self.add(name, f"must be at most {max_length} characters, got {len(value)}")
 
+    def boolean(self, name: str, value: object) -> None:
+        """``value`` must be ``True`` or ``False``."""
+        if not isinstance(value, bool):
+            self.add(name, f"must be True or False, got {value!r}")
+
+    def int_at_least(self, name: str, value: object, minimum: int, *, wording: str | None = None) -> None:
+        """``value`` must be an integer (not a bool) of at least ``minimum``; ``wording`` names it."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.add(name, f"must be {wording or f'an integer of at least {minimum}'}, got {value!r}")
+
+    def number_at_least(
+        self, name: str, value: object, minimum: float, *, wording: str | None = None, allow_none: bool = False
+    ) -> None:
+        """``value`` must be a number (not a bool) of at least ``minimum`` (or ``None`` when allowed)."""
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            self.add(name, f"must be {wording or f'a number of at least {minimum:g}'}, got {value!r}")
+
+    def positive_number(
+        self, name: str, value: object, *, wording: str = "a positive number", allow_none: bool = False
+    ) -> None:
+        """``value`` must be a number (not a bool) above 0 (or ``None`` when allowed)."""
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            self.add(name, f"must be {wording}{' or None' if allow_none else ''}, got {value!r}")
+
+    def instance_of(self, name: str, value: object, cls: type, *, label: str | None = None) -> None:
+        """``value`` must be ``None`` or an instance of ``cls`` (``label`` names it in the message)."""
+        if value is not None and not isinstance(value, cls):
+            self.add(name, f"must be a {label or cls.__name__}, got {type(value).__name__}")
+
     def raise_if_any(self) -> None:
         """Raise :class:`FieldValidationError` listing every problem, if there is one."""
         if self.items:

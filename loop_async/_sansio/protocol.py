@@ -13,15 +13,34 @@ from typing import Any
 import attrs
 from yarl import URL
 
-from loop_async.errors import ApiErrorEntry, LoopAPIError, ReturnsUnavailableError, error_class_for_status
+from loop_async.errors import (
+    ApiErrorEntry,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    LoopAPIError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ReturnsUnavailableError,
+    ServerError,
+    UnprocessableEntityError,
+)
 
 __all__ = [
+    "LOOP_WINDOW",
     "ParsedError",
     "build_api_error",
+    "error_class_for_status",
     "is_true_body",
     "parse_error_body",
     "request_id_from",
 ]
+
+#: Loop's rate-limit window in seconds (a guess: Loop documents "300 per minute" only). A 429
+#: without ``Retry-After`` is taken to mean "this window is full": the 429s that follow within
+#: one window of the rate cut it caused are its echo, not a new signal, and cut nothing.
+LOOP_WINDOW = 60.0
 
 # Keys that make up an error body; a body with any other key is data (maybe with errors[]).
 _ERROR_KEYS = frozenset({"errors", "error", "message", "content", "code", "status", "status_code", "http_code"})
@@ -53,6 +72,27 @@ _CODE_STATUS: Mapping[str, int] = {
 # "No return found with this ID." (return actions), "Return not found." (details). The wording
 # of others is a guess: "not found", or "no ... found" within the first sentence.
 _NO_MATCH = re.compile(r"\bnot found\b|^\s*no\b[^.]*\bfound\b", re.IGNORECASE)
+
+# The exception class of each HTTP status (a 5xx is a ServerError).
+_STATUS_CLASSES: Mapping[int, type[LoopAPIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int | None) -> type[LoopAPIError]:
+    """The exception class for an HTTP status (``LoopAPIError`` when none fits)."""
+    if status is None:
+        return LoopAPIError
+    if status >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status, LoopAPIError)
+
 
 # Error codes with their own exception class (a subclass of the status's class).
 _CODE_CLASSES: Mapping[str, type[LoopAPIError]] = {"returns-unavailable-for-order": ReturnsUnavailableError}

@@ -1,21 +1,8 @@
 """When to retry, and how long to wait: pure decisions, no I/O.
 
-Loop has no idempotency key, so a blindly retried POST can refund a customer twice. The rule:
-
-- retried for every method: 429 and 503 (Loop refused the request without acting on it), and
-  connection errors that happened before the request was sent;
-- retried only for idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE), or when the caller
-  passes ``retry_unsafe=True``: 502, 504, timeouts and dropped connections after sending,
-  because the request may have reached Loop and taken effect;
-- never retried: 500 and every 4xx but 429.
-
-Waits use exponential backoff with full jitter; a ``Retry-After`` header (seconds or an HTTP
-date) wins over the backoff, up to ``max_retry_after``: a longer one is not slept through but
-raised as :class:`~loop_async.errors.RateLimitError` (or the status's error) at once.
-
-A 429 *without* ``Retry-After`` (Loop documents none) waits ``rate_limit_window`` (Loop's
-60-second window), capped by ``backoff_max``: a rate-limit window is clear one window after
-it filled up, and a shorter backoff would only spend the retries on more 429s.
+Retried for every method: 429, 503 and connections never opened; for idempotent methods only
+(or ``retry_unsafe``): 502, 504 and drops after sending; never: 500 and other 4xx. The table and
+the waits (full jitter, ``Retry-After``, a 429's window) are in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -28,7 +15,7 @@ from enum import Enum
 import attrs
 
 from loop_async._sansio.outcome import IDEMPOTENT_METHODS, REFUSED_STATUSES
-from loop_async.ratelimit import LOOP_WINDOW
+from loop_async._sansio.protocol import LOOP_WINDOW
 
 __all__ = ["Attempt", "Outcome", "RetryDecision", "RetryPolicy", "parse_retry_after"]
 

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from loop_async._transport import Response
+from loop_async._response import Response
 
 __all__ = ["UNDECODED", "LazyResource"]
 

@@ -15,8 +15,9 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from yarl import URL
 
+from loop_async._response import Response
 from loop_async._sansio.outcome import ReconcilePolicy
-from loop_async._transport import Response, Transport
+from loop_async._transport import Transport
 from loop_async.errors import LoopError, OutcomeUnknownError, PartialFailureError
 from loop_async.hypermedia._lazy import LazyResource
 from loop_async.hypermedia._reconcile import send_reconciled
@@ -49,7 +50,7 @@ class TransitionObserver(Protocol):
 class Navigator(Generic[T]):
     """A decoded resource and the links it offers now; :meth:`follow` moves to the next state.
 
-    ``data_or_response`` is a transport :class:`~loop_async._transport.Response` or parsed
+    ``data_or_response`` is a transport :class:`~loop_async.Response` or parsed
     JSON. ``format`` reads the links and errors, ``decode`` builds :attr:`resource`.
     ``self_url`` re-reads the resource (for :meth:`refresh` and reconciliation; the format's
     self link wins when there is one). ``key`` identifies the resource for the one-writer

@@ -18,7 +18,8 @@ from typing import Any
 import attrs
 
 from loop_async._sansio.problems import Problems
-from loop_async.errors import FieldProblem, did_you_mean
+from loop_async._suggest import did_you_mean
+from loop_async.errors import FieldProblem
 from loop_async.models.links import Field
 
 __all__ = ["canonical_type", "check_value", "check_values", "validate_values", "value_problems"]

@@ -1,29 +1,8 @@
-"""A rate limiter shared by processes and machines: one GCRA token bucket in Redis.
+"""``RedisRateLimiter``: one GCRA bucket in Redis, shared by every process using the same key.
 
-Several workers using the same API key must stay under Loop's 300 requests per minute
-*together*. :class:`RedisRateLimiter` keeps the bucket (theoretical arrival time, current
-rate, pause) in one Redis hash and updates it with one Lua script, so taking a slot is
-atomic across every process that uses the same ``key``. The script reads Redis's own clock
-(``TIME``), so the machines' clocks need not agree; calling ``TIME`` before a write in a
-script needs Redis 5 or later (script effects replication), so this limiter needs Redis >= 5.
-
-It paces and backs off as :class:`~loop_async.ratelimit.TokenBucketLimiter` does, with the
-same margin, and like it takes a slot only when it is due: the first waiter of each process
-asks Redis for a slot, sleeps until the slot Redis names, and asks again, so a pause or rate
-cut made meanwhile (by any process) applies to it, and a cancelled waiter holds no slot.
-
-AIMD works across processes too: a 429 seen by one worker halves the shared rate for all of
-them, and successes grow it back. :meth:`observe` is synchronous (the transport calls it on
-every answer), so it only counts; the counts travel to Redis with the next call. When one
-call carries both successes and 429s, the successes are added first and the 429 halves the
-result, so a 429 is never cancelled out by the successes reported with it.
-
-Redis failures (refused, dropped, timed out: ``socket_timeout`` and ``socket_connect_timeout``,
-2 s by default, are set on a connection the limiter opens) raise
-:class:`~loop_async.errors.RateLimiterUnavailableError`, a ``TransportError`` with
-``request_sent=False``: the request was not sent.
-
-Needs the ``redis`` extra: ``pip install 'loop-async[redis]'``.
+It paces and backs off as :class:`~loop_async.ratelimit.bucket.TokenBucketLimiter` does, in one
+atomic Lua script on Redis's clock (Redis >= 5). Importing it needs no redis-py; building one
+does (the ``redis`` extra). How it shares AIMD and fails: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -32,8 +11,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from loop_async._sansio.protocol import LOOP_WINDOW
 from loop_async.errors import RateLimiterUnavailableError
-from loop_async.ratelimit import LOOP_WINDOW, PACING_MARGIN, LimiterState, WaitQueue, _check_settings
+from loop_async.ratelimit.limiter import PACING_MARGIN, BucketSettings, LimiterState, WaitQueue
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -154,7 +134,15 @@ class RedisRateLimiter:
         socket_connect_timeout: float = 2.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        _check_settings(per_minute, burst, margin, window)
+        self._settings = BucketSettings.checked(
+            per_minute,
+            burst=burst,
+            min_fraction=min_fraction,
+            recovery_fraction=recovery_fraction,
+            decrease_cooldown=decrease_cooldown,
+            margin=margin,
+            window=window,
+        )
         if not key:
             raise ValueError("key must be a non-empty string")
         module = _redis_module()
@@ -168,13 +156,6 @@ class RedisRateLimiter:
             self._owns_client = False
         self._failures = _failures()
         self.key = key
-        self._configured = float(per_minute)
-        self._burst = burst
-        self._margin = margin
-        self._window = window
-        self._min_rate = self._configured * min_fraction
-        self._recovery = self._configured * recovery_fraction
-        self._cooldown = decrease_cooldown
         self._sleep = sleep
         self._script = self._redis.register_script(_SCRIPT)
         self._queue = WaitQueue()
@@ -184,7 +165,7 @@ class RedisRateLimiter:
         self._successes = 0
         self._pause = 0.0
         self._hold = 0.0
-        self._state = LimiterState(self._configured, self._configured, burst, 0, 0.0, margin)
+        self._state = LimiterState(self._settings.per_minute, self._settings.per_minute, burst, 0, 0.0, margin)
 
     async def _call(self, *, take: bool, scheduled: float = 0.0) -> list[str]:
         pending = (self._throttles, self._successes, self._pause, self._hold)
@@ -195,17 +176,17 @@ class RedisRateLimiter:
             reply = await self._script(
                 keys=[self.key],
                 args=[
-                    self._configured,
-                    self._burst,
+                    self._settings.per_minute,
+                    self._settings.burst,
                     throttles,
                     successes,
                     pause,
-                    self._min_rate,
-                    self._recovery,
+                    self._settings.min_rate,
+                    self._settings.recovery,
                     1 if take else 0,
-                    self._cooldown,
+                    self._settings.decrease_cooldown,
                     hold,
-                    self._margin,
+                    self._settings.margin,
                     scheduled,
                 ],
             )
@@ -222,12 +203,12 @@ class RedisRateLimiter:
             raise failure  # outside ``except``: no chain to redis-py's exception and its connection
         values = [v.decode() if isinstance(v, bytes) else str(v) for v in reply]
         self._state = LimiterState(
-            configured_per_minute=self._configured,
+            configured_per_minute=self._settings.per_minute,
             current_per_minute=float(values[2]),
-            burst=self._burst,
+            burst=self._settings.burst,
             throttled=int(values[4]),
             paused_for=float(values[3]) / 1000,
-            margin=self._margin,
+            margin=self._settings.margin,
         )
         return values
 
@@ -252,7 +233,7 @@ class RedisRateLimiter:
             self._throttles += 1
             if retry_after:
                 self._pause = max(self._pause, retry_after)
-            self._hold = max(self._hold, self._window if retry_after is None else retry_after)
+            self._hold = max(self._hold, self._settings.window if retry_after is None else retry_after)
         elif status is not None and status < 400:
             self._successes += 1
 
@@ -285,7 +266,7 @@ class RedisRateLimiter:
             await close()
 
     def __repr__(self) -> str:
-        return f"RedisRateLimiter(key={self.key!r}, per_minute={self._configured:g})"
+        return f"RedisRateLimiter(key={self.key!r}, per_minute={self._settings.per_minute:g})"
 
 
 def _unavailable(exc: BaseException) -> RateLimiterUnavailableError:

@@ -21,10 +21,11 @@ from typing import Any
 import attrs
 from yarl import URL
 
+from loop_async._response import Response
 from loop_async._sansio.outcome import is_uncertain
 from loop_async._sansio.problems import Problems
 from loop_async._sansio.protocol import is_true_body
-from loop_async._transport import NO_BODY, Response, Transport
+from loop_async._transport import NO_BODY, Transport
 from loop_async.errors import (
     DecodeError,
     LoopAPIError,
