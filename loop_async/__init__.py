@@ -43,7 +43,7 @@ from loop_async.errors import (
 )
 from loop_async.hypermedia import Navigator
 from loop_async.ratelimit import LimiterState, RateLimiter, TokenBucketLimiter
-from loop_async.resources.returns import ActionResult
+from loop_async.resources.return_actions import ActionResult
 from loop_async.webhooks import WebhookRouter, verify_signature
 
 __all__ = [

@@ -62,7 +62,8 @@ SHARED_NAMES = {
     "webhooks",  # the receiving side and the ``loop-async webhooks`` command
     "draft_returns",  # the model, the resource and the fake's handler of draft returns
     "warehouse",  # the models and the fake's handler of the warehouse endpoints
-    "returns",  # the models and the ``loop-async returns`` command
+    "return_actions",  # the models and the resource of the return actions
+    "returns",  # the resource ``loop.returns`` and the ``loop-async returns`` command
     "orders",  # the resource and the ``loop-async orders`` command
     "pool",
     "redis",
