@@ -1,17 +1,9 @@
-"""Draft returns, driven by hypermedia: every call returns a :class:`Navigator`.
+"""Draft returns (``loop.draft_returns``): create or load a draft and get a :class:`Navigator`.
 
-A draft return is built step by step by following the links Loop offers (``nav.follow(rel,
-**values)``). The fixed entry points of the reference are here too; each one reads the draft
-first (one GET) and then goes through the navigator's own path: the link Loop offers for that
-URL is used when there is one (so values are checked against Loop's current ``fields`` and
-``allowed_values``), the action runs under the draft's one-writer lock, and a timeout after
-sending is reconciled by re-reading the draft instead of being retried blindly.
-
-The response decides the link format, not the API version
-(:class:`~loop_async.hypermedia.NegotiatedFormat`): HAL-FORMS when it is served as
-``application/prs.hal-forms+json`` or has ``_links``/``_templates`` (``2026-10``, ``unstable``,
-and ``v1``/``2026-07`` with the client's ``hal_forms`` option), Loop's ``links[]`` otherwise.
-A body in neither format is a :class:`~loop_async.errors.DecodeError`, never a silent end.
+The fixed entry points of Loop's reference go through the navigator's own path (the link Loop
+offers for that URL, the draft's one-writer lock, a re-read after a timeout); each answer's
+format (HAL-FORMS or ``links[]``) is read from the answer, not the API version. No draft state
+is kept here between calls: the navigator holds it. Explained in ``docs/draft-returns.md``.
 """
 
 from __future__ import annotations
