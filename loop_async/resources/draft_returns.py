@@ -58,6 +58,17 @@ def decode_draft_response(data: Any) -> DraftReturnResponse:
     return attrs.evolve(decoded, links=_HAL.links(data), errors=_HAL.errors(data))
 
 
+def _draft_return_id(data: Any) -> int | None:
+    """``draft_return.id`` of an answer in either format when it is a JSON integer, else ``None``.
+
+    The same value the decode gives (an exact ``int`` is taken as it is); anything else is left
+    to the decode, so that a bad answer raises the same error as before.
+    """
+    draft = data.get("draft_return") if type(data) is dict else None
+    draft_return_id = draft.get("id") if type(draft) is dict else None
+    return draft_return_id if type(draft_return_id) is int else None
+
+
 def _money_keys(value: Any) -> Any:
     """``{amount, currencyCode}`` (the totals endpoint's money) as the SDK's ``{amount, currency}``."""
     if isinstance(value, Mapping):
@@ -103,7 +114,9 @@ class DraftReturnsResource:
         """Start a draft return for an order (``secondary_input``: the zip or email Loop asks for).
 
         Not retried after a timeout: there is no id yet to re-read, so a lost create is
-        reported as the error it was.
+        reported as the error it was. As for every navigator, the draft is decoded when
+        ``nav.resource`` is first read; an answer whose draft id cannot be read raises its
+        :class:`~loop_async.errors.DecodeError` here.
         """
         check = Problems("draft_returns.create")
         check.text("order_name", order_name)
@@ -113,11 +126,14 @@ class DraftReturnsResource:
         check.raise_if_any()
         body = {"order_name": order_name, "secondary_input": secondary_input, "is_gift": is_gift}
         response = await self._transport.request("POST", self._transport.url("draft-returns"), json=body)
-        # Decoded once; its id then gives the navigator its key and self URL.
         nav = Navigator(
             self._transport, response, format=self.format, decode=self._decode, observers=self._observers, created=True
         )
-        draft_return_id = nav.resource.draft_return.id
+        # The id gives the navigator its key and self URL. Read from the JSON when it is plainly
+        # there, the resource stays undecoded until asked for; else the decode decides (and raises).
+        draft_return_id = _draft_return_id(response.data)
+        if draft_return_id is None:
+            draft_return_id = nav.resource.draft_return.id
         return nav.with_identity(self._key(draft_return_id), self._url(draft_return_id))
 
     async def get(self, draft_return_id: int) -> Navigator[DraftReturnResponse]:
