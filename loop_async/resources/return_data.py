@@ -76,10 +76,11 @@ class ReturnData:
         if currency_type is not None:
             params["currency_type"] = currency_type
         url = self._transport.url("warehouse", "return", "details")
+        looked_up = ", ".join(f"{name}={value}" for name, value in given.items())
         try:
             response = await self._transport.request("GET", url, params=params)
         except NotFoundError as exc:
-            exc.looked_up = ", ".join(f"{name}={value}" for name, value in given.items())
+            exc.looked_up = looked_up
             raise
         except LoopAPIError as exc:
             # Loop says "no match" with status 200 and {"error": {...}}; the parser cannot tell
@@ -95,7 +96,7 @@ class ReturnData:
                     request_id=exc.request_id,
                     response=exc.response,
                 )
-                missing.looked_up = ", ".join(f"{name}={value}" for name, value in given.items())
+                missing.looked_up = looked_up
                 raise missing from exc
             raise
         return structure(response.data, Return, what="return details")
