@@ -1,7 +1,7 @@
 """Typed models of every object in Loop's API reference: frozen, slotted attrs classes.
 
-The resources decode every answer into them for you (through the one converter,
-``models/_convert.py``); nothing here does I/O or knows about HTTP.
+The SDK decodes every answer and webhook event into them for you, through the one converter
+(``models/_convert.py``); nothing here does I/O or knows about HTTP.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
-"""Generated construction of the models: the fast converter's structuring functions.
+"""Generated construction of the models: the fast converter's per-class structuring functions.
 
-For each attrs model class this writes, once, a function that reads each key, converts it inline
-when the JSON value already has the right type (an exact ``int``, ``str`` or ``bool``, a known
-enum string, a list of objects), calls the converter's own hook otherwise, and stores the result
-straight into the instance's slot (``object.__new__`` + the slot descriptor): the classes stay
-frozen for their users, and every field is filled exactly as ``__init__`` would fill it. A class
-it does not cover (validators, converters, ``__attrs_post_init__``, fields outside ``__init__``,
-no slots) gets ``None`` and keeps cattrs' hook. Mechanism only: what a JSON value means, which
-hooks exist and which strings are interned is configured in :mod:`loop_async.models._convert`,
-the one converter. Why and how much faster: ``docs/performance.md``.
+Each function fills a frozen instance's slots directly, exactly as ``__init__`` would, calling the
+converter's hooks for whatever it does not convert inline; a class it does not cover gets ``None``
+(cattrs' hook then). Mechanism only: hooks, renames and interned strings are configured in
+:mod:`loop_async.models._convert`, the one converter. How and why: ``docs/performance.md``.
 """
 
 from __future__ import annotations
