@@ -44,7 +44,7 @@ from loop_async.errors import (
 from loop_async.hypermedia.navigator import Navigator
 from loop_async.ratelimit.bucket import TokenBucketLimiter
 from loop_async.ratelimit.limiter import LimiterState, RateLimiter
-from loop_async.resources.returns import ActionResult
+from loop_async.resources.return_actions import ActionResult
 from loop_async.webhooks.router import WebhookRouter
 from loop_async.webhooks.signature import verify_signature
 

@@ -50,7 +50,7 @@ KNOWN_OPTIONS = {"continue", "no-run", "draft"}
 # The blocks that are type-checked but not run (``<!-- docs: no-run=NAME -->``), and why.
 NO_RUN: dict[str, str] = {
     "webhook-receiver": "serves on port 8080 until stopped (web.run_app)",
-    "return-action-catalogue": "one call per action, all on return 123 (tests/test_returns.py runs each)",
+    "return-action-catalogue": "one call per action, all on return 123 (tests/resources/test_return_actions.py runs each)",
     "temporal-cluster": "needs a Temporal server and workers (tests/temporal/ run these calls on a dev server)",
 }
 

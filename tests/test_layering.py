@@ -66,7 +66,8 @@ SHARED_NAMES = {
     "warehouse",  # the models and the fake's handler of the warehouse endpoints
     "support",  # the models and the fake's handler of the support endpoints
     "webhook_subscriptions",  # the resource and the fake's handler of webhook subscriptions
-    "returns",  # the models and the ``loop-async returns`` command
+    "return_actions",  # the models and the resource of the return actions
+    "returns",  # the resource ``loop.returns`` and the ``loop-async returns`` command
     "orders",  # the resource and the ``loop-async orders`` command
     "pool",
     "redis",

@@ -67,7 +67,7 @@ from loop_async._sansio.outcome import classify as outcome_kind
 from loop_async.bulk import Outcome, Progress
 from loop_async.client import LoopClient
 from loop_async.errors import LoopAPIError, OutcomeUnknownError, PartialOutcomeError
-from loop_async.resources.returns import NOTE_MAX_LENGTH, ActionResult
+from loop_async.resources.return_actions import NOTE_MAX_LENGTH, ActionResult
 
 __all__ = ["ACTIONS", "PER_ROW_ACTIONS", "ResumeState", "Row", "classify", "read_done", "register", "row_key"]
 

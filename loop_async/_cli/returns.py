@@ -25,7 +25,7 @@ from loop_async.errors import FieldValidationError, LoopError
 from loop_async.models._convert import unstructure
 from loop_async.models.enums import ReturnState
 from loop_async.models.return_data import Return
-from loop_async.resources.returns import LIST_FILTERS, MAX_PAGE_SIZE
+from loop_async.resources.return_data import LIST_FILTERS, MAX_PAGE_SIZE
 
 __all__ = ["CSV_COLUMNS", "parse_when", "register", "run_list"]
 

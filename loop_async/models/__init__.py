@@ -1,6 +1,7 @@
-"""Typed models of every object in the Loop API reference (attrs classes, decoded by cattrs).
+"""Typed models of every object in Loop's API reference: frozen, slotted attrs classes.
 
-Decode with :func:`loop_async.models.decode`; the SDK does it for you on every call.
+The SDK decodes every answer and webhook event into them for you, through the one converter
+(``models/_convert.py``); nothing here does I/O or knows about HTTP.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from loop_async.models.enums import (
 )
 from loop_async.models.links import Field, Link
 from loop_async.models.pages import LaravelPage
+from loop_async.models.return_actions import DeepLink, DeepLinkQR, Note
 from loop_async.models.return_data import AsnRow, Return, ReturnExchange, ReturnLineItem, ReturnRefund, ReturnsPage
-from loop_async.models.returns import DeepLink, DeepLinkQR, Note
 from loop_async.models.support import (
     FraudCategory,
     FraudReport,

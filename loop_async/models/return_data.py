@@ -1,7 +1,8 @@
 """Returns as the return-data endpoints (list, details) and webhooks send them.
 
 Money in these objects arrives as **strings** ("12.50"): it decodes to ``Decimal``, never
-``float``; the currency is the return's ``currency``.
+``float``; the currency is the return's ``currency``. The model side of
+:mod:`loop_async.resources.return_data` (the same concept at two layers).
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Date ranges for the return-data endpoints: validation, Loop's format, 120-day windows.
 
-Pure functions, no I/O. Loop's ``from``/``to`` are ``YYYY-MM-DD HH:MM:SS`` in UTC, whole
-seconds, and one request may span at most :data:`MAX_WINDOW` (120 days).
-
-Boundaries: Loop's range is taken as **inclusive on both ends** (the safe reading: a
-half-open reading would only make the shared second appear once anyway). Consecutive windows
-therefore *share* their boundary second, so no return can fall between two windows whatever
-the precision of Loop's timestamps; a return stamped exactly on a boundary may come back in
-both windows, and the caller drops the second copy by id. ``start`` is rounded down and ``end``
-up to whole seconds, so the requested range is always covered.
+Pure functions, no I/O. Loop's ``from``/``to`` are whole UTC seconds, inclusive on both ends, at
+most :data:`MAX_WINDOW` apart; consecutive windows share their boundary second, so nothing falls
+between two (the caller drops a return seen twice by id). See ``docs/return-data.md``.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
-"""Item grading and dispositioning (scope Returns): ``loop.dispositions.grade`` and ``.assess``.
+"""Grading and dispositioning (scope Returns): ``loop.dispositions.grade`` and ``.assess``.
 
-A 3PL's inspection step, the companion of ``returns.process``. Loop takes at most 30 items per
-call, so longer lists are split into batches of 30, sent one after the other. Each batch ends
-``ok``, ``failed`` (Loop refused it or it was never sent: nothing happened) or ``unknown`` (it
-may have been applied), by the SDK's one uncertain-outcome rule (:mod:`loop_async._sansio.outcome`);
-a failed batch never stops or hides the others. Neither call is idempotent and Loop has no
-idempotency key: a batch whose outcome is uncertain is never re-sent (the transport does not
-retry a POST that may have reached Loop).
-
-Every item is checked before anything is sent (one :class:`FieldValidationError` lists every
-problem of every item): outcome or condition, the processor email (at most 100 characters),
-note length, image URLs, and ``inspected_at`` (an aware ``datetime``, sent as UTC, or a string
-already in Loop's ``YYYY-MM-DD HH:MM:SS``).
+Every item is checked before anything is sent, then items go 30 per call (Loop's limit), one
+call after the other. Each batch ends ``ok``, ``failed`` or ``unknown`` by the one
+uncertain-outcome rule (:mod:`loop_async._sansio.outcome`); a failed batch never stops the
+others, and an uncertain one is never re-sent. The limits and checks: ``docs/warehouse.md``.
 """
 
 from __future__ import annotations

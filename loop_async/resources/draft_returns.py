@@ -1,17 +1,9 @@
-"""Draft returns, driven by hypermedia: every call returns a :class:`Navigator`.
+"""Draft returns (``loop.draft_returns``): create or load a draft and get a :class:`Navigator`.
 
-A draft return is built step by step by following the links Loop offers (``nav.follow(rel,
-**values)``). The fixed entry points of the reference are here too; each one reads the draft
-first (one GET) and then goes through the navigator's own path: the link Loop offers for that
-URL is used when there is one (so values are checked against Loop's current ``fields`` and
-``allowed_values``), the action runs under the draft's one-writer lock, and a timeout after
-sending is reconciled by re-reading the draft instead of being retried blindly.
-
-The response decides the link format, not the API version
-(:class:`~loop_async.hypermedia.NegotiatedFormat`): HAL-FORMS when it is served as
-``application/prs.hal-forms+json`` or has ``_links``/``_templates`` (``2026-10``, ``unstable``,
-and ``v1``/``2026-07`` with the client's ``hal_forms`` option), Loop's ``links[]`` otherwise.
-A body in neither format is a :class:`~loop_async.errors.DecodeError`, never a silent end.
+The fixed entry points of Loop's reference go through the navigator's own path (the link Loop
+offers for that URL, the draft's one-writer lock, a re-read after a timeout); each answer's
+format (HAL-FORMS or ``links[]``) is read from the answer, not the API version. No draft state
+is kept here between calls: the navigator holds it. Explained in ``docs/draft-returns.md``.
 """
 
 from __future__ import annotations
@@ -66,6 +58,17 @@ def decode_draft_response(data: Any) -> DraftReturnResponse:
     return attrs.evolve(decoded, links=_HAL.links(data), errors=_HAL.errors(data))
 
 
+def _draft_return_id(data: Any) -> int | None:
+    """``draft_return.id`` of an answer in either format when it is a JSON integer, else ``None``.
+
+    The same value the decode gives (an exact ``int`` is taken as it is); anything else is left
+    to the decode, so that a bad answer raises the same error as before.
+    """
+    draft = data.get("draft_return") if type(data) is dict else None
+    draft_return_id = draft.get("id") if type(draft) is dict else None
+    return draft_return_id if type(draft_return_id) is int else None
+
+
 def _money_keys(value: Any) -> Any:
     """``{amount, currencyCode}`` (the totals endpoint's money) as the SDK's ``{amount, currency}``."""
     if isinstance(value, Mapping):
@@ -111,7 +114,9 @@ class DraftReturnsResource:
         """Start a draft return for an order (``secondary_input``: the zip or email Loop asks for).
 
         Not retried after a timeout: there is no id yet to re-read, so a lost create is
-        reported as the error it was.
+        reported as the error it was. As for every navigator, the draft is decoded when
+        ``nav.resource`` is first read; an answer whose draft id cannot be read raises its
+        :class:`~loop_async.errors.DecodeError` here.
         """
         check = Problems("draft_returns.create")
         check.text("order_name", order_name)
@@ -121,11 +126,14 @@ class DraftReturnsResource:
         check.raise_if_any()
         body = {"order_name": order_name, "secondary_input": secondary_input, "is_gift": is_gift}
         response = await self._transport.request("POST", self._transport.url("draft-returns"), json=body)
-        # Decoded once; its id then gives the navigator its key and self URL.
         nav = Navigator(
             self._transport, response, format=self.format, decode=self._decode, observers=self._observers, created=True
         )
-        draft_return_id = nav.resource.draft_return.id
+        # The id gives the navigator its key and self URL. Read from the JSON when it is plainly
+        # there, the resource stays undecoded until asked for; else the decode decides (and raises).
+        draft_return_id = _draft_return_id(response.data)
+        if draft_return_id is None:
+            draft_return_id = nav.resource.draft_return.id
         return nav.with_identity(self._key(draft_return_id), self._url(draft_return_id))
 
     async def get(self, draft_return_id: int) -> Navigator[DraftReturnResponse]:

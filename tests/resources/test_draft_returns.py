@@ -10,6 +10,7 @@ import pytest
 
 from loop_async import LoopClient, ReconcilePolicy
 from loop_async.errors import (
+    DecodeError,
     FieldValidationError,
     NotFoundError,
     OutcomeUnknownError,
@@ -21,8 +22,10 @@ from loop_async.errors import (
 )
 from loop_async.hypermedia import Choose, Link, Navigator, Stop, TransitionRecorder
 from loop_async.models import Address, DraftReturnResponse, DraftReturnState
+from loop_async.resources.draft_returns import decode_draft_response
 from loop_async.testing import FakeLoopServer
 from tests._draft_values import easy_reason, values_from_metadata
+from tests.scripted import ScriptedServer
 
 REASON = "set-returning-item-return-reason"
 DRAFT = "/api/v1/draft-returns/{draft_id}"
@@ -442,3 +445,69 @@ async def test_a_draft_loaded_mid_flow_adds_no_start_to_the_diagram(loop: LoopCl
     await loaded.follow("set-credit-type", credit_type="refund")
     assert recorder.initial == {"created"}
     assert ("returning-items-finalized", "set-credit-type", "returning-items-finalized") in recorder.transitions
+
+
+def count_decodes(loop: LoopClient) -> list[Any]:
+    """Every body ``loop.draft_returns`` decodes into a draft, as it decodes it."""
+    decoded: list[Any] = []
+    decode = loop.draft_returns._decode
+
+    def counting(data: Any) -> DraftReturnResponse:
+        decoded.append(data)
+        return decode(data)
+
+    loop.draft_returns._decode = counting
+    return decoded
+
+
+@pytest.mark.parametrize("api_version", ["2026-07", "2026-10"])
+async def test_create_reads_the_draft_id_without_decoding_the_draft(server: FakeLoopServer, api_version: str) -> None:
+    # Issue 14: the id is read from the answer; the draft is decoded only when asked for.
+    async with LoopClient(server.api_key, base_url=server.url, rate_limit=None, api_version=api_version) as loop:
+        decoded = count_decodes(loop)
+        nav = await start(loop, server)
+        assert decoded == []
+        draft = nav.resource  # decoded now, once, to exactly what an eager decode gives
+        assert decoded == [nav.data]
+        assert draft == decode_draft_response(nav.data)
+        assert nav.key == ("draft-return", draft.draft_return.id)
+        assert nav.self_url == loop.base_url / "draft-returns" / str(draft.draft_return.id)
+        assert nav.resource is draft and len(decoded) == 1
+        assert nav.created
+
+
+BAD_LATER = {"draft_return": {"id": 7, "state": "created", "returning_items": "none"}, "links": []}
+
+
+async def test_create_with_a_readable_id_raises_the_decode_error_on_first_access(
+    scripted: ScriptedServer, client: LoopClient
+) -> None:
+    with pytest.raises(DecodeError) as eager:
+        decode_draft_response(BAD_LATER)
+    scripted.answer("/draft-returns", BAD_LATER)
+    nav = await client.draft_returns.create("#1001", "60622")
+    assert nav.key == ("draft-return", 7)
+    for _ in range(2):  # the same error, every time the resource is read
+        with pytest.raises(DecodeError) as lazy:
+            _ = nav.resource
+        assert str(lazy.value) == str(eager.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"draft_return": {"id": "7", "state": "created"}, "links": []},  # a string is not an integer id
+        {"draft_return": {"id": True, "state": "created"}, "links": []},  # nor is a bool
+        {"draft_return": [7], "links": []},
+        {"links": []},
+    ],
+)
+async def test_create_without_a_readable_id_raises_the_eager_decode_error(
+    scripted: ScriptedServer, client: LoopClient, body: dict[str, Any]
+) -> None:
+    with pytest.raises(DecodeError) as eager:
+        decode_draft_response(body)
+    scripted.answer("/draft-returns", body)
+    with pytest.raises(DecodeError) as raised:
+        await client.draft_returns.create("#1001", "60622")
+    assert str(raised.value) == str(eager.value)

@@ -30,9 +30,9 @@ from loop_async.models import (
 )
 from loop_async.models._convert import structure, unstructure
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "loop-api" / "draft-return-response.json"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "loop-api" / "draft-return-response.json"
 if not REFERENCE.exists():  # a checkout without shared/ beside it: use the copy in tests/data
-    REFERENCE = Path(__file__).parent / "data" / "draft-return-response.json"
+    REFERENCE = Path(__file__).resolve().parents[1] / "data" / "draft-return-response.json"
 
 
 def load_reference() -> dict[str, Any]:

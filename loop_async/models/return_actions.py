@@ -1,4 +1,7 @@
-"""Answers of the return actions: notes and deep links."""
+"""Answers of the return actions: notes and deep links.
+
+The model side of :mod:`loop_async.resources.return_actions` (the same concept at two layers).
+"""
 
 from __future__ import annotations
 

@@ -25,9 +25,9 @@ from loop_async.models import DraftReturn, DraftReturnResponse, Link, Money, Ret
 from loop_async.models._convert import _detailed, _fast, converter, structure
 from tests.scripted import ScriptedServer
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "loop-api" / "draft-return-response.json"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "loop-api" / "draft-return-response.json"
 if not REFERENCE.exists():  # a checkout without shared/ beside it: use the copy in tests/data
-    REFERENCE = Path(__file__).parent / "data" / "draft-return-response.json"
+    REFERENCE = Path(__file__).resolve().parents[1] / "data" / "draft-return-response.json"
 
 
 def reference() -> dict[str, Any]:
