@@ -3,8 +3,7 @@
 Generic over the resource type (a ``decode`` function builds it) and over the link format; it
 names no rel and no state of any API. A navigator is an immutable snapshot: following a link
 returns a new one. Follows of one ``key`` are serialised by the key's lock (:mod:`._state`); an
-uncertain follow is reconciled, never re-sent on a guess (:mod:`._reconcile`). The rules:
-``docs/draft-returns.md``.
+uncertain follow is reconciled, never re-sent on a guess (:mod:`._reconcile`); see the guide.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from loop_async.testing.catalog import CREDIT_TYPES, RETURN_METHODS
-from loop_async.testing.drafts.body import normalize_address
+from loop_async.testing.drafts.objects import normalize_address
 from loop_async.testing.drafts.states import (
     CANCELLED,
     CREATED,
