@@ -22,7 +22,8 @@
     ├── PartialOutcomeError .......... part of a compound action happened (flagged, but the note failed)
     ├── PartialFailureError .......... a 2xx carrying ``errors[]``, raised only when asked (strict)
     ├── DecodeError .................. the body is not what the reference promises (a ``ValueError``)
-    │   └── ResponseTooLargeError .... the body is larger than ``max_response_bytes``
+    │   ├── ResponseTooLargeError .... the body is larger than ``max_response_bytes``
+    │   └── InvalidWebhookError ...... a webhook body that is not a Loop webhook event
     ├── FieldValidationError ......... bad arguments, every problem listed, nothing sent (``ValueError``;
     │                                  an ``ExceptionGroup`` of ``FieldProblem``, one per bad field)
     ├── FieldProblem ................. one bad argument: its ``name`` and what is wrong (a ``ValueError``)
@@ -68,6 +69,7 @@ __all__ = [
     "DriveLimitError",
     "FieldProblem",
     "FieldValidationError",
+    "InvalidWebhookError",
     "LoopAPIError",
     "LoopError",
     "LoopTimeoutError",
@@ -412,6 +414,11 @@ class DecodeError(LoopError, ValueError):
 
 class ResponseTooLargeError(DecodeError):
     """The body is larger than the client's ``max_response_bytes``; reading stopped there."""
+
+
+class InvalidWebhookError(DecodeError):
+    """The body is not a Loop webhook: not a JSON object with ``topic`` and ``trigger``, or a
+    known topic whose payload does not decode."""
 
 
 class FieldProblem(LoopError, ValueError):

@@ -153,6 +153,7 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     ),
     "DecodeError": lambda: DecodeError("not JSON", excerpt="<html>", status=200),
     "ResponseTooLargeError": lambda: errors_module.ResponseTooLargeError("too big", excerpt="[[", status=200),
+    "InvalidWebhookError": lambda: errors_module.InvalidWebhookError("not a webhook", excerpt="[]", status=None),
     "FieldProblem": lambda: FieldProblem("a", "bad"),
     "FieldValidationError": lambda: FieldValidationError([FieldProblem("a", "bad")], action="demo"),
     "RelNotAvailableError": lambda: RelNotAvailableError("finalise-items", ["finalize-items"]),

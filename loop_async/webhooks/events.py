@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from loop_async._sansio import json as _json
-from loop_async.errors import DecodeError
+from loop_async.errors import DecodeError, InvalidWebhookError
 from loop_async.models._convert import structure
 from loop_async.models.webhook_events import (
     EVENT_TYPES,
@@ -22,11 +22,6 @@ from loop_async.models.webhook_events import (
 __all__ = ["InvalidWebhookError", "parse_event"]
 
 logger = logging.getLogger("loop_async.webhooks")  # one logger for the whole webhooks package
-
-
-class InvalidWebhookError(DecodeError):
-    """The body is not a Loop webhook: not a JSON object with ``topic`` and ``trigger``, or a
-    known topic whose payload does not decode."""
 
 
 def parse_event(raw_body: bytes | str) -> WebhookEvent:

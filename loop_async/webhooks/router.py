@@ -28,7 +28,10 @@ _Fallback = Callable[[UnknownWebhookEvent], Awaitable[None]]
 
 
 class RetryLater(Exception):
-    """Raised by a handler to ask Loop to deliver the event again later (answer 503).
+    """Raised by *your* handler to ask Loop to deliver the event again later (answer 503).
+
+    A signal to the router, not an error the SDK raises: so it lives here, not in
+    :mod:`loop_async.errors`.
 
     ``retry_after`` is in seconds (sent as ``Retry-After``, rounded up, capped at
     :data:`MAX_RETRY_AFTER`).
