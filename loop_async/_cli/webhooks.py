@@ -11,19 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from collections.abc import Callable
 from typing import IO, Any
 
 from aiohttp import web
 from yarl import URL
 
+from loop_async._cli._common import EXIT_OK, EXIT_USAGE, run_async
 from loop_async._sansio import json as _json
 from loop_async.webhooks import WebhookEvent, WebhookRouter, webhook_handler
 
 __all__ = ["register", "serve"]
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 async def serve(
@@ -61,10 +59,7 @@ async def serve(
 
 
 def _handle(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(serve(args, sys.stdout, sys.stderr))
-    except KeyboardInterrupt:
-        return EXIT_OK
+    return run_async(serve, args, interrupted=EXIT_OK)
 
 
 def register(subparsers: Any) -> None:

@@ -1,55 +1,41 @@
-"""``loop-async bulk assess --input rows.csv --output outcomes.jsonl``: disposition many items, resumably.
+"""``loop-async bulk assess``: disposition many inspected items, 30 per call (Loop's limit), resumably.
 
-Input: CSV with a header, or JSON lines of objects, one row per inspected item: ``line_item_id``
-(or ``line_item``), ``outcome`` (or ``disposition_outcome``: ``back_to_stock``,
-``resale_hold``, ``recycle``, ``donate``, ``missing``), and optionally ``processor`` (or
-``return_processor``, an email of at most 100 characters), ``note`` and ``inspected_at``
-(``YYYY-MM-DD HH:MM:SS``, UTC). Every row is checked before anything is sent.
-
-Rows are sent in batches of 30 (Loop's limit per call), one batch after the other. Output:
-JSON lines, appended and flushed: a ``pending`` line per row before its batch is sent, then
-its outcome (``ok``, ``failed``: nothing applied, ``unknown``: may have been applied), with
-the batch number. A re-run with the same files skips every row that has an outcome; a row
-left ``pending`` by a run that died is recorded ``unknown`` and not redone. ``--retry-failed``
-redoes ``failed`` rows; ``--retry-unknown`` also ``unknown`` ones (may assess twice). The first
-SIGINT/SIGTERM stops after the batch in flight; a second aborts it (its rows are ``unknown``).
-Exit status: 0 all ok, 1 any failed or unknown, 2 bad input or options, 130 interrupted.
+The input's columns, the output lines and the exit statuses are in ``docs/warehouse.md``. It
+shares the bulk command's input reading, journal, outcomes and summary; only the rows (line
+items and dispositions, not return ids) and the batching are its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import csv
 import json
-import os
 import signal
 import sys
-from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from loop_async._cli._common import client_from_args, read_api_key
-from loop_async._cli.bulk import _input_format, _now, _open_output, _orphan_record, _print_summary, error_code
-from loop_async._sansio.outcome import OutcomeKind
-from loop_async.errors import FieldValidationError, LoopAPIError
+from loop_async._cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, client_from_args
+from loop_async._cli.bulk.input import BadRow, check_files, input_format, read_records, reject
+from loop_async._cli.bulk.journal import Journal, now, orphan_record, read_state
+from loop_async._cli.bulk.outcome import error_info
+from loop_async._cli.bulk.runner import StopSignals, api_key_unless_done, uncancel
+from loop_async._cli.bulk.summary import Tally
+from loop_async.errors import FieldValidationError
 from loop_async.resources.dispositions import MAX_BATCH, Assessment, check_assessments
 
 __all__ = ["ACTION", "AssessRow", "handle", "read_rows"]
 
 ACTION = "assess"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _ALIASES = {
     "line_item": "line_item_id",
     "disposition_outcome": "outcome",
     "processor": "return_processor",
 }
 _COLUMNS = frozenset({"line_item_id", "outcome", "return_processor", "note", "inspected_at"})
-_MAX_PROBLEMS_SHOWN = 20
 
 
 @attrs.frozen
@@ -85,35 +71,24 @@ def _assessment(data: dict[str, Any], line: int) -> Assessment | str:
     return checked
 
 
-def read_rows(path: Path, fmt: str) -> Iterator[AssessRow | tuple[int, str]]:
-    """The rows of ``path``: an :class:`AssessRow` each, or ``(line, problem)``."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        if fmt == "csv":
-            reader = csv.DictReader(handle)
-            fields = {(name or "").strip().lower() for name in reader.fieldnames or ()}
-            if not fields & {"line_item_id", "line_item"} or not fields & {"outcome", "disposition_outcome"}:
-                yield (1, "the CSV header needs line_item_id (or line_item) and outcome columns")
-                return
-            for record in reader:
-                data = {(k or "").strip().lower(): (v or "").strip() for k, v in record.items()}
-                result = _assessment(data, reader.line_num)
-                yield (
-                    AssessRow(reader.line_num, result) if isinstance(result, Assessment) else (reader.line_num, result)
-                )
-            return
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                value = json.loads(text)
-            except ValueError:
-                yield (number, "not valid JSON")
-                continue
-            if not isinstance(value, dict):
-                yield (number, "must be a JSON object")
-                continue
-            result = _assessment(value, number)
-            yield AssessRow(number, result) if isinstance(result, Assessment) else (number, result)
+def _columns_missing(fields: set[str]) -> str | None:
+    if not fields & {"line_item_id", "line_item"} or not fields & {"outcome", "disposition_outcome"}:
+        return "the CSV header needs line_item_id (or line_item) and outcome columns"
+    return None
+
+
+def _row(line: int, value: Any) -> AssessRow:
+    if not isinstance(value, dict):
+        raise BadRow(line, "must be a JSON object")
+    result = _assessment(value, line)
+    if not isinstance(result, Assessment):
+        raise BadRow(line, result)
+    return AssessRow(line, result)
+
+
+def read_rows(path: Path, fmt: str) -> Iterator[AssessRow | BadRow]:
+    """The rows of ``path``: an :class:`AssessRow` each, or the problem with it."""
+    return read_records(path, fmt, header_problem=_columns_missing, parse=_row)
 
 
 def _record(row: AssessRow, status: str, batch: int | None, error: BaseException | None = None) -> dict[str, Any]:
@@ -128,63 +103,43 @@ def _record(row: AssessRow, status: str, batch: int | None, error: BaseException
     if batch is not None:
         record["batch"] = batch
     if error is not None:
-        info: dict[str, Any] = {"type": type(error).__name__, "code": error_code(error), "message": str(error)[:500]}
-        if isinstance(error, LoopAPIError):
-            info["status"] = error.status
-        record["error"] = info
-    record["at"] = _now()
+        record["error"] = error_info(error)
+    record["at"] = now()
     return record
 
 
-def _read_done(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
-    """The last ``assess`` record of each row in ``path`` (torn lines skipped)."""
-    last: dict[tuple[int, int], dict[str, Any]] = {}
-    if not path.exists():
-        return last
-    with path.open(encoding="utf-8") as handle:
-        for text in handle:
-            try:
-                record = json.loads(text)
-                if record.get("action") == ACTION:
-                    last[(int(record["line"]), int(record["line_item_id"]))] = record
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # a line torn by a crash mid-write
-    return last
+def _key(record: dict[str, Any]) -> tuple[int, int]:
+    return (int(record["line"]), int(record["line_item_id"]))
 
 
 def handle(args: argparse.Namespace) -> int:
     """Run ``bulk assess`` with the ``bulk`` command's parsed options."""
-    source = Path(args.input)
-    if not source.is_file():
-        print(f"error: input file {source} not found", file=sys.stderr)
+    files = check_files(args)
+    if files is None:
         return EXIT_USAGE
-    output = Path(args.output) if args.output else None
-    if output is None and not args.dry_run:
-        print("error: --output is required (it is also what makes a re-run resume)", file=sys.stderr)
-        return EXIT_USAGE
+    source, output = files
     rows, problems = [], []
-    for entry in read_rows(source, _input_format(source, args.format)):
+    for entry in read_rows(source, input_format(source, args.format)):
         if isinstance(entry, AssessRow):
             rows.append(entry)
         else:
-            problems.append(f"line {entry[0]}: {entry[1]}")
+            problems.append(str(entry))
     if problems:
-        for problem in problems[:_MAX_PROBLEMS_SHOWN]:
-            print(f"error: {source}: {problem}", file=sys.stderr)
-        if len(problems) > _MAX_PROBLEMS_SHOWN:
-            print(f"error: ... and {len(problems) - _MAX_PROBLEMS_SHOWN} more", file=sys.stderr)
-        print("nothing was sent; fix the input and run again", file=sys.stderr)
+        reject(source, problems)
         return EXIT_USAGE
-    last = _read_done(output) if output is not None else {}
-    redo = {"failed"} if args.retry_failed else set()
-    if args.retry_unknown:
-        redo.add("unknown")
-    orphans = [record for record in last.values() if record["status"] == "pending"]
-    status_of = {key: "unknown" if r["status"] == "pending" else r["status"] for key, r in last.items()}
-    todo = [row for row in rows if row.key not in status_of or status_of[row.key] in redo]
-    orphan_keys = {(int(r["line"]), int(r["line_item_id"])) for r in orphans}
+    state = (
+        read_state(output, ACTION, _key, retry_failed=args.retry_failed, retry_unknown=args.retry_unknown)
+        if output is not None
+        else None
+    )
+    todo = [row for row in rows if state is None or row.key not in state.done]
+    orphans = state.orphans if state is not None else []
+    orphan_keys = {_key(r) for r in orphans}
+    redone = {status for status, redo in (("failed", args.retry_failed), ("unknown", args.retry_unknown)) if redo}
+    status_of = state.status_of if state is not None else {}
+    # Earlier runs' rows that stay failed or unknown (an orphan is recorded again, by this run).
     earlier = sum(
-        1 for row in rows if row.key not in orphan_keys and status_of.get(row.key) in {"failed", "unknown"} - redo
+        1 for row in rows if row.key not in orphan_keys and status_of.get(row.key) in {"failed", "unknown"} - redone
     )
     skipped = len(rows) - len(todo)
     if skipped:
@@ -195,15 +150,10 @@ def handle(args: argparse.Namespace) -> int:
         batches = -(-len(todo) // MAX_BATCH)
         print(f"dry run: would assess {len(todo)} items in {batches} batches; nothing was sent", file=sys.stderr)
         return EXIT_OK
-    try:
-        api_key = read_api_key(args)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     assert output is not None
-    if not todo and not orphans:
-        print(f"nothing to do: every row already has an outcome in {output}", file=sys.stderr)
-        return EXIT_FAILED if earlier else EXIT_OK
+    api_key = api_key_unless_done(args, output, work_left=bool(todo or orphans), earlier=earlier)
+    if isinstance(api_key, int):
+        return api_key
     return asyncio.run(_run(args, api_key, output, todo, orphans, earlier, skipped))
 
 
@@ -216,20 +166,10 @@ async def _run(
     earlier: int,
     skipped: int,
 ) -> int:
-    statuses: Counter[str] = Counter()
-    failures: dict[tuple[str, str], list[int]] = defaultdict(list)  # (status, code) -> line item ids
-    out = _open_output(output)
+    tally = Tally()  # failures by line item id
     stopping = False
     main_task = asyncio.current_task()
     assert main_task is not None
-    loop_ = asyncio.get_running_loop()
-    installed: list[int] = []
-
-    def emit(record: dict[str, Any]) -> None:
-        out.write(json.dumps(record) + "\n")
-        out.flush()  # survives this process being killed
-        if args.fsync:
-            os.fsync(out.fileno())  # survives the machine crashing
 
     def on_signal(signum: int) -> None:
         nonlocal stopping
@@ -244,21 +184,17 @@ async def _run(
         )
 
     batches = [todo[i : i + MAX_BATCH] for i in range(0, len(todo), MAX_BATCH)]
-    try:
+    with StopSignals() as signals, Journal(output, fsync=args.fsync) as journal:
         for pending in orphans:  # an earlier run died with these in flight: they may have happened
-            emit(_orphan_record(pending))
-            statuses["unknown"] += 1
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Not on Windows' default loop, nor outside the main thread (a caller's worker thread).
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop_.add_signal_handler(sig, on_signal, sig)
-                installed.append(sig)
+            journal.write(orphan_record(pending))
+            tally.statuses["unknown"] += 1
+        signals.install(on_signal)
         async with client_from_args(args, api_key) as loop:
             for number, batch in enumerate(batches, start=1):
                 if stopping:
                     break
                 for row in batch:
-                    emit(_record(row, "pending", number))  # before anything can reach Loop
+                    journal.write(_record(row, "pending", number))  # before anything can reach Loop
                 print(f"batch {number}/{len(batches)}: sending {len(batch)} items", file=sys.stderr, flush=True)
                 try:
                     result = await loop.dispositions.assess([row.assessment for row in batch])
@@ -267,29 +203,20 @@ async def _run(
                         raise
                     aborted = asyncio.CancelledError("interrupted in flight")
                     for row in batch:  # aborted in flight: may have reached Loop
-                        emit(_record(row, "unknown", number, aborted))
-                        failures[("unknown", error_code(aborted))].append(row.assessment.line_item_id)
-                    statuses["unknown"] += len(batch)
-                    uncancel = getattr(main_task, "uncancel", None)  # Python 3.11+
-                    if uncancel is not None:
-                        uncancel()
+                        journal.write(_record(row, "unknown", number, aborted))
+                        tally.add("unknown", aborted, row.assessment.line_item_id)
+                    uncancel(main_task)
                     break
                 (outcome,) = result.batches
-                status = "ok" if outcome.outcome is OutcomeKind.OK else str(outcome.outcome.value)
+                status = outcome.outcome.value  # the one rule decided it (loop_async._sansio.outcome)
                 for row in batch:
-                    emit(_record(row, status, number, outcome.error))
-                    if outcome.error is not None:
-                        failures[(status, error_code(outcome.error))].append(row.assessment.line_item_id)
-                statuses[status] += len(batch)
+                    journal.write(_record(row, status, number, outcome.error))
+                    tally.add(status, outcome.error, row.assessment.line_item_id)
                 print(f"batch {number}/{len(batches)}: {status} ({len(batch)} items)", file=sys.stderr, flush=True)
-    finally:
-        out.close()
-        for signum in installed:
-            loop_.remove_signal_handler(signum)
-    _print_summary(statuses, failures, skipped)
+    tally.print(skipped)
     if earlier:
         print(f"{earlier} rows failed or are unknown from earlier runs (see {output})", file=sys.stderr)
     if stopping:
         print(f"interrupted: run the same command again to resume (outcomes are in {output})", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if statuses["failed"] or statuses["unknown"] or earlier else EXIT_OK
+    return EXIT_FAILED if tally.statuses["failed"] or tally.statuses["unknown"] or earlier else EXIT_OK
