@@ -9,6 +9,7 @@ Exit status: 0 answered, 1 Loop or the network failed, 2 bad options.
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import IO, Any
 
 from loop_async._cli._common import (
@@ -56,12 +57,6 @@ async def run_eligibility(args: argparse.Namespace, stdout: IO[str], stderr: IO[
     return EXIT_OK
 
 
-def _handle(args: argparse.Namespace) -> int:
-    if args.orders_command != "eligibility":  # pragma: no cover - argparse requires a subcommand
-        return EXIT_USAGE
-    return run_async(run_eligibility, args)
-
-
 def register(subparsers: Any) -> None:
     """Add ``orders`` (with ``eligibility``) to the ``loop-async`` parser."""
     parser = subparsers.add_parser("orders", help="ask about orders (return eligibility)", description=__doc__)
@@ -75,4 +70,4 @@ def register(subparsers: Any) -> None:
     eligibility.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="output format")
     add_api_key_options(eligibility)
     add_client_options(eligibility)
-    eligibility.set_defaults(handler=_handle)
+    eligibility.set_defaults(handler=functools.partial(run_async, run_eligibility))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,12 +161,6 @@ async def run_list(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
     return EXIT_OK
 
 
-def _handle(args: argparse.Namespace) -> int:
-    if args.returns_command != "list":  # pragma: no cover - argparse requires a subcommand
-        return EXIT_USAGE
-    return run_async(run_list, args)
-
-
 def register(subparsers: Any) -> None:
     """Add ``returns`` (with ``list``) to the ``loop-async`` parser."""
     parser = subparsers.add_parser("returns", help="read returns (return data)", description=__doc__)
@@ -192,4 +187,4 @@ def register(subparsers: Any) -> None:
     add_api_key_options(lister)
     add_client_options(lister)
     lister.add_argument("--no-progress", action="store_true", help="no progress on stderr")
-    lister.set_defaults(handler=_handle)
+    lister.set_defaults(handler=functools.partial(run_async, run_list))
