@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_USAGE",
     "add_api_key_options",
     "add_client_options",
+    "add_subcommand",
     "api_key_or_report",
     "client_from_args",
     "read_api_key",
@@ -68,6 +69,20 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-version", default="v1", help="API version (default: %(default)s)")
     parser.add_argument("--rate", type=float, default=300, help="requests per minute, 0 = off (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request attempt (default: 30)")
+
+
+def add_subcommand(
+    subparsers: Any, command: str, summary: str, about: str | None, name: str, /, **options: Any
+) -> argparse.ArgumentParser:
+    """The parser of ``loop-async COMMAND NAME``, for a command with subcommands.
+
+    Adds ``command`` (``summary`` its help, ``about`` its description; the subcommand chosen is
+    in ``<command>_command``) and its subcommand ``name`` with ``options`` (help, description).
+    """
+    parser = subparsers.add_parser(command, help=summary, description=about)
+    sub = parser.add_subparsers(dest=f"{command}_command", required=True, metavar="SUBCOMMAND")
+    parser_of_name: argparse.ArgumentParser = sub.add_parser(name, **options)
+    return parser_of_name
 
 
 def client_from_args(args: argparse.Namespace, api_key: str, **options: Any) -> LoopClient:

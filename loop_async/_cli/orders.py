@@ -18,6 +18,7 @@ from loop_async._cli._common import (
     EXIT_USAGE,
     add_api_key_options,
     add_client_options,
+    add_subcommand,
     api_key_or_report,
     client_from_args,
     run_async,
@@ -59,9 +60,11 @@ async def run_eligibility(args: argparse.Namespace, stdout: IO[str], stderr: IO[
 
 def register(subparsers: Any) -> None:
     """Add ``orders`` (with ``eligibility``) to the ``loop-async`` parser."""
-    parser = subparsers.add_parser("orders", help="ask about orders (return eligibility)", description=__doc__)
-    sub = parser.add_subparsers(dest="orders_command", required=True, metavar="SUBCOMMAND")
-    eligibility = sub.add_parser(
+    eligibility = add_subcommand(
+        subparsers,
+        "orders",
+        "ask about orders (return eligibility)",
+        __doc__,
         "eligibility",
         help="per line item: may it be returned? (advisory; creates no draft)",
         description="Look up an order's return eligibility by its name, e.g. '#1001'.",

@@ -24,6 +24,7 @@ from loop_async._cli._common import (
     EXIT_USAGE,
     add_api_key_options,
     add_client_options,
+    add_subcommand,
     api_key_or_report,
     client_from_args,
     run_async,
@@ -163,9 +164,11 @@ async def run_list(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
 
 def register(subparsers: Any) -> None:
     """Add ``returns`` (with ``list``) to the ``loop-async`` parser."""
-    parser = subparsers.add_parser("returns", help="read returns (return data)", description=__doc__)
-    sub = parser.add_subparsers(dest="returns_command", required=True, metavar="SUBCOMMAND")
-    lister = sub.add_parser(
+    lister = add_subcommand(
+        subparsers,
+        "returns",
+        "read returns (return data)",
+        __doc__,
         "list",
         help="stream the returns of a date range (JSON lines or CSV)",
         description="Stream every return whose timestamp is in [--from, --to]; longer than 120 days is fine.",
