@@ -1,6 +1,6 @@
 """``loop-async bulk assess``: disposition many inspected items, 30 per call (Loop's limit), resumably.
 
-The input's columns, the output lines and the exit statuses are in ``docs/warehouse.md``. It
+The input's columns, the output lines and the exit statuses are in ``docs/bulk.md``. It
 shares the bulk command's input reading, journal, outcomes and summary; only the rows (line
 items and dispositions, not return ids) and the batching are its own.
 """

@@ -20,7 +20,6 @@ from typing import Any
 
 import attrs
 
-from loop_async import bulk
 from loop_async._cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -35,6 +34,7 @@ from loop_async._cli.bulk.outcome import classify, error_code, error_info
 from loop_async._cli.bulk.progress import progress_display
 from loop_async._cli.bulk.summary import Tally
 from loop_async.bulk import Outcome
+from loop_async.bulk import run as run_job
 from loop_async.client import LoopClient
 from loop_async.resources.return_actions import ActionResult
 
@@ -232,7 +232,7 @@ async def run(args: argparse.Namespace, plan: Plan) -> int:
             display = progress_display(args, todo, action)
             # As completed, not in input order: an outcome is written the moment its call returns,
             # so a crash loses nothing that was done (ordered output would hold finished items back).
-            job = bulk.run(
+            job = run_job(
                 rows,
                 _action_call(action, client, args, started),
                 concurrency=args.concurrency,
