@@ -16,7 +16,7 @@ import pytest
 
 from loop_async._cli.bulk.input import Row, read_rows
 from loop_async._cli.bulk.journal import read_done
-from loop_async._cli.bulk.outcome import classify
+from loop_async._cli.bulk.statuses import classify
 from loop_async._cli.main import main
 from loop_async.errors import (
     FieldProblem,

@@ -2,7 +2,7 @@
 
 The same concept as :mod:`loop_async.bulk`, at the CLI layer. This facade registers the command
 and picks the runner; the work is in its modules: :mod:`.input` (rows), :mod:`.journal` (the
-output, and resuming), :mod:`.outcome` (statuses), :mod:`.progress`, :mod:`.summary`,
+output, and resuming), :mod:`.statuses` (statuses), :mod:`.progress`, :mod:`.summary`,
 :mod:`.runner` (a return action here), :mod:`.assess` (dispositions in batches) and
 :mod:`.workflow` (the job on Temporal). ``_DESCRIPTION`` is the command's ``--help``.
 """

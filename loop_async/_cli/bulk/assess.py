@@ -21,8 +21,8 @@ import attrs
 from loop_async._cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, client_from_args
 from loop_async._cli.bulk.input import BadRow, check_files, input_format, read_records, reject
 from loop_async._cli.bulk.journal import Journal, now, orphan_record, read_state
-from loop_async._cli.bulk.outcome import error_info
 from loop_async._cli.bulk.runner import StopSignals, api_key_unless_done, uncancel
+from loop_async._cli.bulk.statuses import error_info
 from loop_async._cli.bulk.summary import Tally
 from loop_async.errors import FieldValidationError
 from loop_async.resources.dispositions import MAX_BATCH, Assessment, check_assessments

@@ -1,7 +1,7 @@
 """The runner of ``loop-async bulk ACTION``: plan the job, run it, and stop cleanly on a signal.
 
 One return action per row, through :func:`loop_async.bulk.run`. It reads rows with
-:mod:`.input`, records with :mod:`.journal`, and takes each status from :mod:`.outcome`;
+:mod:`.input`, records with :mod:`.journal`, and takes each status from :mod:`.statuses`;
 it decides no status itself. What a signal does, and the exit statuses: ``docs/bulk.md``.
 """
 
@@ -30,8 +30,8 @@ from loop_async._cli._common import (
 )
 from loop_async._cli.bulk.input import BadRow, Repeat, Row, RowKey, check_files, input_format, reject, rows_to_do
 from loop_async._cli.bulk.journal import Journal, now, orphan_record, read_done
-from loop_async._cli.bulk.outcome import classify, error_code, error_info
 from loop_async._cli.bulk.progress import progress_display
+from loop_async._cli.bulk.statuses import classify, error_code, error_info
 from loop_async._cli.bulk.summary import Tally
 from loop_async.bulk import Outcome
 from loop_async.bulk import run as run_job

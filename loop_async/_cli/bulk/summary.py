@@ -1,6 +1,6 @@
 """The summary of a ``loop-async bulk`` run: this run's statuses and the failures by error code.
 
-It counts and prints on stderr; it decides no status (that is :mod:`.outcome`).
+It counts and prints on stderr; it decides no status (that is :mod:`.statuses`).
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from loop_async._cli.bulk.outcome import STATUSES, error_code
+from loop_async._cli.bulk.statuses import STATUSES, error_code
 
 __all__ = ["Tally", "status_line"]
 
 
 def status_line(statuses: Counter[str]) -> str:
-    """``"3 ok, 1 failed"``: the count of each status present, in :data:`~.outcome.STATUSES` order."""
+    """``"3 ok, 1 failed"``: the count of each status present, in :data:`~.statuses.STATUSES` order."""
     return ", ".join(f"{statuses[s]} {s}" for s in STATUSES if statuses[s])
 
 

@@ -1,7 +1,7 @@
-"""Outcomes at the CLI layer: the status, error code and error details written for a finished row.
+"""The statuses of ``loop-async bulk`` rows: the status, error code and error details of a finished row.
 
-The same concept as :mod:`loop_async._sansio.outcome` (the one rule), at the CLI layer: the
-status comes from that rule and is never decided here. No I/O.
+The status comes from the one uncertain-outcome rule, :mod:`loop_async._sansio.outcome`, and is
+never decided here; this module only names it for the output. No I/O.
 """
 
 from __future__ import annotations
