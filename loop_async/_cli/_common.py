@@ -1,4 +1,4 @@
-"""What several subcommands share: the exit statuses, where the API key comes from, the client options.
+"""What several commands share: exit statuses, the API key, client options, subcommand parsers, the event loop.
 
 The key is read from an environment variable or a file, never from a flag, where it would
 show in the process list and the shell history.

@@ -213,7 +213,7 @@ async def _run(
                     journal.write(_record(row, status, number, outcome.error))
                     tally.add(status, outcome.error, row.assessment.line_item_id)
                 print(f"batch {number}/{len(batches)}: {status} ({len(batch)} items)", file=sys.stderr, flush=True)
-    tally.print(skipped)
+    tally.report(skipped)
     if earlier:
         print(f"{earlier} rows failed or are unknown from earlier runs (see {output})", file=sys.stderr)
     if stopping:

@@ -275,7 +275,7 @@ async def run(args: argparse.Namespace, plan: Plan) -> int:
             # Aborted in flight: they may have reached Loop, so they must not be redone blindly.
             for _, row in report.cancelled:
                 write(row, asyncio.CancelledError("interrupted while in flight"))
-    tally.print(len(skip))
+    tally.report(len(skip))
     if refused_key is not None:
         print(
             f"error: Loop refused the API key ({error_code(refused_key)}): check the key, and that it has the Returns "

@@ -37,7 +37,7 @@ class Tally:
         """Whether any row of this run failed, is unknown or partial."""
         return bool(self.statuses["failed"] or self.statuses["unknown"] or self.statuses["partial"])
 
-    def print(self, skipped: int) -> None:
+    def report(self, skipped: int) -> None:
         """The summary on stderr: the statuses, the rows ``skipped``, a table of the failures."""
         line = status_line(self.statuses)
         print(f"done: {line or 'nothing to do'}; {skipped} skipped (already in the output)", file=sys.stderr)
