@@ -1,4 +1,4 @@
-"""What several subcommands share: where the API key comes from, and the client options.
+"""What several commands share: exit statuses, the API key, client options, subcommand parsers, the event loop.
 
 The key is read from an environment variable or a file, never from a flag, where it would
 show in the process list and the shell history.
@@ -7,13 +7,32 @@ show in the process list and the shell history.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from loop_async.client import DEFAULT_BASE_URL, LoopClient
 
-__all__ = ["add_api_key_options", "add_client_options", "client_from_args", "read_api_key"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "add_api_key_options",
+    "add_client_options",
+    "add_subcommand",
+    "api_key_or_report",
+    "client_from_args",
+    "read_api_key",
+    "run_async",
+]
+
+#: Exit statuses every subcommand uses: done; Loop, the network or a row failed; bad input or
+#: options; interrupted (SIGINT).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def add_api_key_options(parser: argparse.ArgumentParser) -> None:
@@ -35,12 +54,35 @@ def read_api_key(args: argparse.Namespace) -> str:
     return key
 
 
+def api_key_or_report(args: argparse.Namespace, prefix: str, stderr: IO[str] | None = None) -> str | None:
+    """The API key (:func:`read_api_key`); ``None`` after writing ``"{prefix}: why"`` to ``stderr``."""
+    try:
+        return read_api_key(args)
+    except (OSError, ValueError) as exc:
+        (stderr or sys.stderr).write(f"{prefix}: {exc}\n")
+        return None
+
+
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--base-url``, ``--api-version``, ``--rate`` and ``--timeout`` (see :func:`client_from_args`)."""
     parser.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API origin (default: %(default)s)")
     parser.add_argument("--api-version", default="v1", help="API version (default: %(default)s)")
     parser.add_argument("--rate", type=float, default=300, help="requests per minute, 0 = off (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request attempt (default: 30)")
+
+
+def add_subcommand(
+    subparsers: Any, command: str, summary: str, about: str | None, name: str, /, **options: Any
+) -> argparse.ArgumentParser:
+    """The parser of ``loop-async COMMAND NAME``, for a command with subcommands.
+
+    Adds ``command`` (``summary`` its help, ``about`` its description; the subcommand chosen is
+    in ``<command>_command``) and its subcommand ``name`` with ``options`` (help, description).
+    """
+    parser = subparsers.add_parser(command, help=summary, description=about)
+    sub = parser.add_subparsers(dest=f"{command}_command", required=True, metavar="SUBCOMMAND")
+    parser_of_name: argparse.ArgumentParser = sub.add_parser(name, **options)
+    return parser_of_name
 
 
 def client_from_args(args: argparse.Namespace, api_key: str, **options: Any) -> LoopClient:
@@ -58,3 +100,16 @@ def client_from_args(args: argparse.Namespace, api_key: str, **options: Any) -> 
         timeout=args.timeout,
         **options,
     )
+
+
+def run_async(
+    command: Callable[[argparse.Namespace, IO[str], IO[str]], Coroutine[Any, Any, int]],
+    args: argparse.Namespace,
+    *,
+    interrupted: int = EXIT_INTERRUPTED,
+) -> int:
+    """Run ``command(args, stdout, stderr)`` on a new event loop: its exit status, or ``interrupted`` on Ctrl-C."""
+    try:
+        return asyncio.run(command(args, sys.stdout, sys.stderr))
+    except KeyboardInterrupt:
+        return interrupted

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from loop_async import bulk
+import loop_async.bulk as bulk
 from loop_async.client import LoopClient
 from loop_async.hypermedia import Navigator
 from loop_async.models import DraftReturnResponse, Field, FieldType, Link

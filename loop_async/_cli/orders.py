@@ -9,26 +9,31 @@ Exit status: 0 answered, 1 Loop or the network failed, 2 bad options.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
+import functools
 from typing import IO, Any
 
-from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
+from loop_async._cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_api_key_options,
+    add_client_options,
+    add_subcommand,
+    api_key_or_report,
+    client_from_args,
+    run_async,
+)
 from loop_async._sansio import json as _json
 from loop_async.errors import FieldValidationError, LoopError
 from loop_async.models._convert import unstructure
 
 __all__ = ["register", "run_eligibility"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
 
 async def run_eligibility(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     """``orders eligibility`` with parsed ``args``."""
-    try:
-        api_key = read_api_key(args)
-    except (OSError, ValueError) as exc:
-        stderr.write(f"loop-async orders eligibility: {exc}\n")
+    api_key = api_key_or_report(args, "loop-async orders eligibility", stderr)
+    if api_key is None:
         return EXIT_USAGE
     try:
         async with client_from_args(args, api_key) as loop:
@@ -53,20 +58,13 @@ async def run_eligibility(args: argparse.Namespace, stdout: IO[str], stderr: IO[
     return EXIT_OK
 
 
-def _handle(args: argparse.Namespace) -> int:
-    if args.orders_command != "eligibility":  # pragma: no cover - argparse requires a subcommand
-        return EXIT_USAGE
-    try:
-        return asyncio.run(run_eligibility(args, sys.stdout, sys.stderr))
-    except KeyboardInterrupt:
-        return 130
-
-
 def register(subparsers: Any) -> None:
     """Add ``orders`` (with ``eligibility``) to the ``loop-async`` parser."""
-    parser = subparsers.add_parser("orders", help="ask about orders (return eligibility)", description=__doc__)
-    sub = parser.add_subparsers(dest="orders_command", required=True, metavar="SUBCOMMAND")
-    eligibility = sub.add_parser(
+    eligibility = add_subcommand(
+        subparsers,
+        "orders",
+        "ask about orders (return eligibility)",
+        __doc__,
         "eligibility",
         help="per line item: may it be returned? (advisory; creates no draft)",
         description="Look up an order's return eligibility by its name, e.g. '#1001'.",
@@ -75,4 +73,4 @@ def register(subparsers: Any) -> None:
     eligibility.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="output format")
     add_api_key_options(eligibility)
     add_client_options(eligibility)
-    eligibility.set_defaults(handler=_handle)
+    eligibility.set_defaults(handler=functools.partial(run_async, run_eligibility))

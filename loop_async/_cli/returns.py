@@ -10,16 +10,25 @@ Dates without an offset are taken as UTC. Progress goes to stderr, data to stdou
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
-import sys
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from loop_async._cli._common import add_api_key_options, add_client_options, client_from_args, read_api_key
+from loop_async._cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_api_key_options,
+    add_client_options,
+    add_subcommand,
+    api_key_or_report,
+    client_from_args,
+    run_async,
+)
 from loop_async._sansio import json as _json
 from loop_async.errors import FieldValidationError, LoopError
 from loop_async.models._convert import unstructure
@@ -28,8 +37,6 @@ from loop_async.models.return_data import Return
 from loop_async.resources.return_data import LIST_FILTERS, MAX_PAGE_SIZE
 
 __all__ = ["CSV_COLUMNS", "parse_when", "register", "run_list"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: CSV columns: the return's own fields; nested lists are given as counts.
 CSV_COLUMNS = (
@@ -123,10 +130,8 @@ def _open_output(path: str | None, stdout: IO[str]) -> Iterator[IO[str]]:
 
 async def run_list(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     """``returns list`` with parsed ``args``; writes data to ``stdout`` (or ``--output``)."""
-    try:
-        api_key = read_api_key(args)
-    except (OSError, ValueError) as exc:
-        stderr.write(f"loop-async returns list: {exc}\n")
+    api_key = api_key_or_report(args, "loop-async returns list", stderr)
+    if api_key is None:
         return EXIT_USAGE
     progress = _Progress(stderr, enabled=not args.no_progress)
     try:
@@ -157,20 +162,13 @@ async def run_list(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
     return EXIT_OK
 
 
-def _handle(args: argparse.Namespace) -> int:
-    if args.returns_command != "list":  # pragma: no cover - argparse requires a subcommand
-        return EXIT_USAGE
-    try:
-        return asyncio.run(run_list(args, sys.stdout, sys.stderr))
-    except KeyboardInterrupt:
-        return 130
-
-
 def register(subparsers: Any) -> None:
     """Add ``returns`` (with ``list``) to the ``loop-async`` parser."""
-    parser = subparsers.add_parser("returns", help="read returns (return data)", description=__doc__)
-    sub = parser.add_subparsers(dest="returns_command", required=True, metavar="SUBCOMMAND")
-    lister = sub.add_parser(
+    lister = add_subcommand(
+        subparsers,
+        "returns",
+        "read returns (return data)",
+        __doc__,
         "list",
         help="stream the returns of a date range (JSON lines or CSV)",
         description="Stream every return whose timestamp is in [--from, --to]; longer than 120 days is fine.",
@@ -192,4 +190,4 @@ def register(subparsers: Any) -> None:
     add_api_key_options(lister)
     add_client_options(lister)
     lister.add_argument("--no-progress", action="store_true", help="no progress on stderr")
-    lister.set_defaults(handler=_handle)
+    lister.set_defaults(handler=functools.partial(run_async, run_list))

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
-import sys
 from collections.abc import Callable
 from typing import IO, Any
 
 from aiohttp import web
 from yarl import URL
 
+from loop_async._cli._common import EXIT_OK, EXIT_USAGE, add_subcommand, run_async
 from loop_async._sansio import json as _json
 from loop_async.webhooks import WebhookEvent, WebhookRouter, webhook_handler
 
 __all__ = ["register", "serve"]
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 async def serve(
@@ -60,22 +59,20 @@ async def serve(
     return EXIT_OK  # pragma: no cover - only reached through cancellation
 
 
-def _handle(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(serve(args, sys.stdout, sys.stderr))
-    except KeyboardInterrupt:
-        return EXIT_OK
-
-
 def register(subparsers: Any) -> None:
     """Add ``webhooks`` (with ``listen``) to the ``loop-async`` parser."""
-    parser = subparsers.add_parser("webhooks", help="receive Loop's webhooks", description=__doc__)
-    sub = parser.add_subparsers(dest="webhooks_command", required=True, metavar="SUBCOMMAND")
-    listen = sub.add_parser("listen", help="run a receiver and print verified events as JSON lines")
+    listen = add_subcommand(
+        subparsers,
+        "webhooks",
+        "receive Loop's webhooks",
+        __doc__,
+        "listen",
+        help="run a receiver and print verified events as JSON lines",
+    )
     listen.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
     listen.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     listen.add_argument("--path", default="/webhooks", help="URL path Loop posts to (default: %(default)s)")
     listen.add_argument(
         "--secret-env", required=True, metavar="VAR", help="environment variable holding the webhook secret"
     )
-    listen.set_defaults(handler=_handle)
+    listen.set_defaults(handler=functools.partial(run_async, serve, interrupted=EXIT_OK))

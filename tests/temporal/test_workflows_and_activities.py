@@ -279,8 +279,8 @@ async def test_cli_bulk_submits_a_workflow_and_writes_the_local_outcome_lines(
     temporal_address: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    from loop_async._cli.bulk.workflow import _workflow_base_id, run_bulk
     from loop_async._cli.main import main
-    from loop_async._cli.temporal import _workflow_base_id, run_bulk
 
     ids = [server.seed_return() for _ in range(5)]
     source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"
@@ -401,7 +401,7 @@ async def test_cli_bulk_records_a_terminated_runs_items_unknown_and_never_resubm
     temporal_address: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from loop_async._cli.temporal import run_bulk
+    from loop_async._cli.bulk.workflow import run_bulk
 
     ids = [server.seed_return() for _ in range(3)]
     source, output = tmp_path / "ids.csv", tmp_path / "out.jsonl"

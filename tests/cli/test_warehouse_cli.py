@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from loop_async._cli import bulk_assess
+from loop_async._cli.bulk import assess as bulk_assess
 from loop_async._cli.main import build_parser
 from loop_async._cli.orders import run_eligibility
 from loop_async.testing import FakeLoopServer
@@ -157,16 +157,6 @@ async def test_bulk_assess_dry_run_sends_nothing(
 
 
 # -- bulk assess as a subprocess: interrupted and killed runs resume without repeating -------
-
-
-@pytest.fixture
-async def children() -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    procs: list[asyncio.subprocess.Process] = []
-    yield procs
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.communicate()
 
 
 async def start_cli(

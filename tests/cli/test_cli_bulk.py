@@ -10,12 +10,13 @@ import re
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from loop_async._cli.bulk import Row, classify, read_done, read_rows
+from loop_async._cli.bulk.input import Row, read_rows
+from loop_async._cli.bulk.journal import read_done
+from loop_async._cli.bulk.statuses import classify
 from loop_async._cli.main import main
 from loop_async.errors import (
     FieldProblem,
@@ -146,17 +147,6 @@ def test_missing_key_is_a_usage_error(
 
 
 # -- subprocesses against the fake server ----------------------------------------------------
-
-
-@pytest.fixture
-async def children() -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    """CLI subprocesses started by a test; killed and reaped if a failed assertion left one running."""
-    procs: list[asyncio.subprocess.Process] = []
-    yield procs
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.communicate()
 
 
 async def _start_cli(
