@@ -13,9 +13,9 @@ from typing import Any
 
 from yarl import URL
 
-from loop_async.testing.drafts.objects import context_json, draft_return_json, totals_json
 from loop_async.testing.drafts.link_table import OfferedField, OfferedLink, offered_links
 from loop_async.testing.drafts.machine import DraftMachine
+from loop_async.testing.drafts.objects import context_json, draft_return_json, totals_json
 from loop_async.testing.drafts.states import FINALIZED, processing_types
 from loop_async.testing.store import FakeDraft
 
