@@ -64,6 +64,22 @@ def _lost(exc: ActivityError) -> ErrorInfo:
     return ErrorInfo(type(cause).__name__, "activity-lost", f"the activity ended without an outcome: {cause}"[:500])
 
 
+async def _unsafe_draft_activity(
+    job: DraftInput, name: str, arg: DraftCreateInput | DraftStepInput
+) -> DraftStepOutcome:
+    """Run a draft activity that may change the draft: attempted once (:data:`ONCE`)."""
+    outcome: DraftStepOutcome = await workflow.execute_activity(
+        name,
+        arg,
+        result_type=DraftStepOutcome,
+        task_queue=job.activity_task_queue,
+        start_to_close_timeout=timedelta(minutes=5),
+        heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds),
+        retry_policy=ONCE,
+    )
+    return outcome
+
+
 @workflow.defn(name="loop-async.bulk")
 class BulkWorkflow:
     """One action over many items and merchants: ``concurrency`` lanes per merchant, one outcome per item.
@@ -202,14 +218,8 @@ class DraftReturnWorkflow:
                 return self._result(job, FAILED, reason="no draft_id, nor order_name and secondary_input to create one")
             self._status = "creating"
             try:
-                created = await workflow.execute_activity(
-                    "loop-async.draft-create",
-                    DraftCreateInput(job.merchant, job.order_name, job.secondary_input),
-                    result_type=DraftStepOutcome,
-                    task_queue=job.activity_task_queue,
-                    start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds),
-                    retry_policy=ONCE,
+                created = await _unsafe_draft_activity(
+                    job, "loop-async.draft-create", DraftCreateInput(job.merchant, job.order_name, job.secondary_input)
                 )
             except ActivityError as exc:
                 return self._result(job, UNKNOWN, error=_lost(exc), reason="the create may have happened")
@@ -261,14 +271,10 @@ class DraftReturnWorkflow:
             attempts += 1
             self._status = f"following {plan.rel}"
             try:
-                step = await workflow.execute_activity(
+                step = await _unsafe_draft_activity(
+                    job,
                     "loop-async.draft-step",
                     DraftStepInput(job.merchant, draft_id, plan.rel, plan.values, plan.fingerprint),
-                    result_type=DraftStepOutcome,
-                    task_queue=job.activity_task_queue,
-                    start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds),
-                    retry_policy=ONCE,
                 )
             except ActivityError as exc:
                 step = DraftStepOutcome(UNKNOWN, error=_lost(exc))
