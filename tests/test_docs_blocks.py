@@ -438,3 +438,23 @@ def test_the_readmes_links_reach_files_of_the_repository() -> None:
             assert anchor in slugs, (target, sorted(slugs))
     own = {re.sub(r"[^\w\- ]", "", h.lower()).strip().replace(" ", "-") for h in re.findall(r"^## (.+)$", text, re.M)}
     assert {t[1:] for t in targets if t.startswith("#")} <= own
+
+
+def test_every_test_the_docs_cite_as_evidence_exists() -> None:
+    """``tests/x.py::test_name`` in the README, SECURITY.md or the docs names a real test function."""
+    texts = [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "DESIGN.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    cited = {
+        match
+        for path in texts
+        for match in re.findall(r"(tests/[\w/]+\.py)::(test_\w+)", path.read_text(encoding="utf-8"))
+    }
+    assert cited, "the docs cite their evidence"
+    missing = [
+        f"{file}::{name}"
+        for file, name in sorted(cited)
+        if not (ROOT / file).exists() or not re.search(rf"def {name}\b", (ROOT / file).read_text(encoding="utf-8"))
+    ]
+    assert not missing, f"cited tests that do not exist: {missing}"
+    paths = {p for path in texts for p in re.findall(r"\b((?:tests|loop_async)/[\w/]+\.py)\b", path.read_text("utf-8"))}
+    gone = sorted(p for p in paths if not (ROOT / p).exists())
+    assert not gone, f"files the docs name that do not exist: {gone}"
