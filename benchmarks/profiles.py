@@ -74,7 +74,7 @@ def profile_decode() -> str:
 def _category(filename: str) -> str:
     if "cattrs" in filename or "<attrs generated" in filename or "<loop_async structure" in filename:
         return "decoded models"
-    if filename.endswith("_json.py"):
+    if filename.endswith("_sansio/json.py"):
         return "parsed JSON (and the strings models share with it)"
     if "aiohttp" in filename:
         return "aiohttp (response body bytes, headers)"

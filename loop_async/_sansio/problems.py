@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from loop_async.errors import FieldProblem, FieldValidationError
 
 __all__ = ["Problems"]
@@ -35,6 +37,15 @@ class Problems:
             self.add(name, "must not be empty")
         elif max_length is not None and len(value) > max_length:
             self.add(name, f"must be at most {max_length} characters, got {len(value)}")
+
+    def one_of(self, name: str, value: object, allowed: Iterable[object]) -> None:
+        """``value`` must be one of ``allowed`` (listed in the message in the order given).
+
+        Compared by equality, never hashed: an unhashable value is a problem, not a ``TypeError``.
+        """
+        choices = list(allowed)
+        if value not in choices:
+            self.add(name, f"must be one of {choices}, got {value!r}")
 
     def boolean(self, name: str, value: object) -> None:
         """``value`` must be ``True`` or ``False``."""

@@ -67,8 +67,7 @@ class JobOptions:
         problems = Problems("a bulk job")
         if not _is_count(self.concurrency) or self.concurrency < 1:
             problems.add("concurrency", f"must be at least 1, got {self.concurrency!r}")
-        if not isinstance(self.ordered, bool):
-            problems.add("ordered", f"must be True or False, got {self.ordered!r}")
+        problems.boolean("ordered", self.ordered)
         if self.window is not None and (
             not _is_count(self.window) or (_is_count(self.concurrency) and self.window < self.concurrency)
         ):

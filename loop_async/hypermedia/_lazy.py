@@ -6,7 +6,6 @@ nothing of links or keys.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -20,34 +19,24 @@ UNDECODED: Any = object()
 class LazyResource:
     """A state's resource, decoded on first access from the response's body (or the plain data).
 
-    The parsed JSON of a response is kept until the end of the current event-loop step only:
-    a caller that reads ``resource`` right after the call returns decodes it without parsing
-    the body again, and a navigator held across an ``await`` (a pending flow) holds the bytes.
+    The parsed JSON of a response is not kept: the first access parses the body again. Keeping
+    it even for one event-loop step was measured slower, for the step *and* for the typed read
+    (the garbage collector walks and promotes every parsed tree still alive), than the second
+    parse (``docs/performance.md``).
     """
 
-    __slots__ = ("_decode", "_parsed", "_source", "_value")
+    __slots__ = ("_decode", "_source", "_value")
 
-    def __init__(self, decode: Callable[[Any], Any], source: Any, parsed: Any = UNDECODED) -> None:
+    def __init__(self, decode: Callable[[Any], Any], source: Any) -> None:
         self._decode: Callable[[Any], Any] | None = decode
         self._source = source
-        self._parsed = parsed
         self._value: Any = UNDECODED
-        if parsed is not UNDECODED:
-            try:
-                asyncio.get_running_loop().call_soon(self.release)
-            except RuntimeError:  # no loop running: nothing to wait for
-                self._parsed = UNDECODED
-
-    def release(self) -> None:
-        self._parsed = UNDECODED
 
     def get(self) -> Any:
         if self._value is UNDECODED:
-            data = self._parsed
-            if data is UNDECODED:
-                source = self._source
-                data = source.data if isinstance(source, Response) else source
+            source = self._source
+            data = source.data if isinstance(source, Response) else source
             assert self._decode is not None
             self._value = self._decode(data)  # a DecodeError leaves it undecoded: raised again next time
-            self._decode = self._source = self._parsed = None  # the navigator keeps the body; this needs neither
+            self._decode = self._source = None  # the navigator keeps the body; this needs neither
         return self._value

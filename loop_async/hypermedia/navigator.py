@@ -91,9 +91,7 @@ class Navigator(Generic[T]):
         # Only the links (and errors) now: a step that never reads the resource never pays for
         # its decode. ``resource`` decodes on first access (same DecodeError as an eager decode),
         # once for this state and every copy of it (``with_identity``, ``with_observer``).
-        self._resource = (
-            LazyResource(decode, data) if self._response is None else LazyResource(decode, self._response, data)
-        )
+        self._resource = LazyResource(decode, data if self._response is None else self._response)
         # A format that reads several (NegotiatedFormat) names the one of this response.
         if is_selector(format):
             content_type = data_or_response.headers.get("Content-Type") if self._response is not None else None

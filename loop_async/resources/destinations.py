@@ -42,9 +42,7 @@ def _address(problems: Problems, address: object) -> dict[str, Any] | None:
 
 
 def _type(problems: Problems, value: object) -> None:
-    known = [member.value for member in DestinationType]
-    if value not in known:
-        problems.add("type", f"must be one of {known}, got {value!r}")
+    problems.one_of("type", value, [member.value for member in DestinationType])
 
 
 class DestinationsResource:

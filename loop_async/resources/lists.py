@@ -52,8 +52,7 @@ class ListResource:
         """Add an entry: ``type`` is ``order`` (an order name), ``email``, and on the blocklist
         also ``product`` (a variant id) or ``product_tag``."""
         problems = Problems(f"{self._name}.create")
-        if type not in self.types:
-            problems.add("type", f"must be one of {list(self.types)}, got {type!r}")
+        problems.one_of("type", type, self.types)
         problems.text("value", value, max_length=255)
         problems.text("secondary_value", secondary_value, required=False, max_length=255)
         problems.raise_if_any()

@@ -226,8 +226,8 @@ class ReturnActions:
         problems.text("zip", zip)
         if not isinstance(gift, bool):
             problems.add("gift", f"must be a bool, got {type(gift).__name__}")
-        if image_type is not None and image_type not in QR_IMAGE_TYPES:
-            problems.add("image_type", f"must be one of {sorted(QR_IMAGE_TYPES)}, got {image_type!r}")
+        if image_type is not None:
+            problems.one_of("image_type", image_type, sorted(QR_IMAGE_TYPES))
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
             problems.add("size", f"must be a positive integer, got {size!r}")
         problems.raise_if_any()
@@ -248,9 +248,7 @@ class ReturnActions:
         """
         problems = Problems("returns.report_fraud")
         problems.positive_id("return_id", return_id)
-        known = [member.value for member in FraudCategory]
-        if category not in known:
-            problems.add("category", f"must be one of {known}, got {category!r}")
+        problems.one_of("category", category, [member.value for member in FraudCategory])
         problems.text("comment", comment, required=category == FraudCategory.OTHER)
         problems.raise_if_any()
         body = {"category": str(category)}

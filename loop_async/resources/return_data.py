@@ -69,8 +69,8 @@ class ReturnData:
             problems.positive_id("order_id", order_id)
         if order_name is not None:
             problems.text("order_name", order_name)
-        if currency_type is not None and currency_type not in CURRENCY_TYPES:
-            problems.add("currency_type", f"must be one of {sorted(CURRENCY_TYPES)}, got {currency_type!r}")
+        if currency_type is not None:
+            problems.one_of("currency_type", currency_type, sorted(CURRENCY_TYPES))
         problems.raise_if_any()
         params = {name: str(value) for name, value in given.items()}
         if currency_type is not None:
@@ -129,8 +129,7 @@ class ReturnData:
         """
         problems = Problems("returns.list")
         check_range(problems, start, end)
-        if filter not in LIST_FILTERS:
-            problems.add("filter", f"must be one of {sorted(LIST_FILTERS)}, got {filter!r}")
+        problems.one_of("filter", filter, sorted(LIST_FILTERS))
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
             problems.add("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
         state_values = _check_states(problems, states)

@@ -8,7 +8,6 @@ stores); the detailed converter still goes through cattrs' own hooks and the cla
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import pickle
@@ -263,12 +262,10 @@ def test_vocabulary_strings_are_shared_between_decodes() -> None:
     assert first == second  # interning changes identity only
 
 
-async def test_parsed_json_is_kept_for_the_current_step_only(scripted: ScriptedServer, client: LoopClient) -> None:
-    scripted.answer(DRAFT, reference(), times=2)
-    read_now = await client.draft_returns.get(12345)
-    assert read_now._resource._parsed == reference()  # this step: the transport's parse, not a second one
-    assert read_now.resource == structure(reference(), DraftReturnResponse)
-    held = await client.draft_returns.get(12345)
-    await asyncio.sleep(0)  # one event-loop step: the parsed JSON is let go, only the body bytes stay
-    assert held._resource._parsed is _UNDECODED
-    assert held.resource == read_now.resource  # decoded from the body instead
+async def test_a_navigator_holds_the_body_not_its_parsed_json(scripted: ScriptedServer, client: LoopClient) -> None:
+    scripted.answer(DRAFT, reference(), times=1)
+    nav = await client.draft_returns.get(12345)
+    assert nav.response is not None
+    assert nav.response._data is not reference() and not isinstance(nav.response._data, dict)  # released
+    assert not hasattr(nav._resource, "_parsed")  # the lazy resource keeps the response only
+    assert nav.resource == structure(reference(), DraftReturnResponse)  # decoded from the body
