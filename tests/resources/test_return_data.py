@@ -184,6 +184,7 @@ async def test_get_no_match_with_status_200_is_not_found(loop: LoopClient) -> No
         ({"order_id": "12"}, ("order_id",)),
         ({"order_name": "  "}, ("order_name",)),
         ({"return_id": 1, "currency_type": "local"}, ("currency_type",)),
+        ({"return_id": 1, "currency_type": ["shop"]}, ("currency_type",)),  # unhashable: still a problem
     ],
 )
 async def test_get_rejects_bad_selectors_before_sending(

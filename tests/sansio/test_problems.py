@@ -16,6 +16,8 @@ def test_every_check_reports_in_its_own_words_and_all_are_raised_together() -> N
     problems.number_at_least("rate", -1, 0, wording="requests per minute", allow_none=True)
     problems.positive_number("wait", 0, wording="a positive number of seconds", allow_none=True)
     problems.instance_of("policy", 3, dict, label="mapping")
+    problems.one_of("kind", {"a": 1}, ["png", "svg"])  # unhashable: compared, never hashed
+    problems.one_of("format", "png", ["png", "svg"])  # fine
     with pytest.raises(FieldValidationError) as caught:
         problems.raise_if_any()
     assert caught.value.action == "thing"
@@ -26,6 +28,7 @@ def test_every_check_reports_in_its_own_words_and_all_are_raised_together() -> N
         ("rate", "must be requests per minute, got -1"),
         ("wait", "must be a positive number of seconds or None, got 0"),
         ("policy", "must be a mapping, got int"),
+        ("kind", "must be one of ['png', 'svg'], got {'a': 1}"),
     ]
 
 
