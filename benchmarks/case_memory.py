@@ -137,8 +137,8 @@ def run_memory(cfg: Config) -> CaseResult:
         result.targets.append(Target(name, round(row["growth_mb"] * scale, 1), MEMORY_TARGET_MB, False))
     result.notes.append(
         f"{CONCURRENCY} requests on the wire at most (the client's max_concurrency), the rest queued in the "
-        "client; each flow holds its navigator (the body bytes, the decoded links, and the decoded draft: "
-        "draft_returns.create() reads the draft's id from the resource). "
+        "client; each flow holds its navigator (the body bytes and the decoded links; the draft itself is "
+        "not decoded: draft_returns.create() reads the new draft's id from the answer's JSON). "
         "For the tracemalloc row, growth_mb is the tracemalloc peak (its baseline is 0: started after warm-up)."
     )
     return result
