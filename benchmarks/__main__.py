@@ -1,4 +1,5 @@
-"""``python -m benchmarks [--quick] [--only CASE ...]``: run the cases, write results/latest.{json,md}.
+"""``python -m benchmarks [--quick] [--only CASE ...]``: run the cases, write results/latest.{json,md}
+(a quick or partial run writes results/partial.{json,md}, so the full run's figures stay).
 
 Cases run in the issue's order of importance; a case whose SDK part is not importable yet
 (fake server, navigator, pool) is reported as skipped with the reason, never silently dropped.
@@ -88,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes: every case in under a minute")
     parser.add_argument("--only", action="append", choices=list(CASES), metavar="CASE", help=f"one of {list(CASES)}")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for latest.json / latest.md")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="directory for latest.{json,md} (partial.{json,md}: --quick, --only)"
+    )
     args = parser.parse_args(argv)
     cfg = Config.quick() if args.quick else Config.full()
     names = [n for n in CASES if not args.only or n in args.only]
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
         "finished": time.time(),
     }
-    json_path, md_path = write(results, meta, args.out)
+    # Only a full run of every case replaces latest.* (the figures the README quotes).
+    json_path, md_path = write(results, meta, args.out, "latest" if not (args.quick or args.only) else "partial")
     print(f"wrote {json_path} and {md_path} ({meta['seconds']:.0f} s)")
     return 0
 

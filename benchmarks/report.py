@@ -81,10 +81,12 @@ def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write(results: list[CaseResult], meta: dict[str, Any], directory: Path = RESULTS) -> tuple[Path, Path]:
-    """Write both files into ``directory``; return their paths."""
+def write(
+    results: list[CaseResult], meta: dict[str, Any], directory: Path = RESULTS, name: str = "latest"
+) -> tuple[Path, Path]:
+    """Write ``<name>.json`` and ``<name>.md`` into ``directory``; return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = directory / "latest.json", directory / "latest.md"
+    json_path, md_path = directory / f"{name}.json", directory / f"{name}.md"
     payload = {**meta, "cases": [r.to_json() for r in results]}
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
     md_path.write_text(markdown(results, meta) + "\n")

@@ -101,7 +101,8 @@ def test_results_are_written_as_json_and_markdown(tmp_path: Path) -> None:
 
 def test_cli_runs_one_case_and_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick", "--only", "decode", "--out", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "latest.json").read_text())
+    assert not (tmp_path / "latest.json").exists()  # a quick, partial run never replaces the full run's figures
+    data = json.loads((tmp_path / "partial.json").read_text())
     assert data["config"] == "quick"
     assert [case["case"] for case in data["cases"]] == ["decode"]
     assert data["machine"]["nproc"] >= 1
