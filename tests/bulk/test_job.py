@@ -327,7 +327,9 @@ async def test_a_run_at_a_configured_rate_stays_within_it() -> None:
     stamps = [r.at for r in server.request_log]
     assert len(stamps) == 40
     assert stamps[-1] - stamps[0] >= 39 * interval * 0.95  # the budget was not overspent...
-    assert stamps[-1] - stamps[0] <= 39 * interval + 1.0  # ...and was used (no idle stalls)
+    # ...and was used: no stall of seconds (a lost wake-up, a 60 s window waited for nothing).
+    # A wide margin, for a loaded machine: this is a behaviour check, not a speed claim.
+    assert stamps[-1] - stamps[0] <= 39 * interval + 3.0
     assert _gaps_ok(stamps, interval)  # evenly: no burst at the start or anywhere
     assert (state.current_per_minute, state.throttled) == (per_minute, 0)
 
