@@ -31,7 +31,11 @@ _DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
 
 
 class JSONLimitError(ValueError):
-    """The document is nested too deep or holds too many values to be parsed safely."""
+    """The document is nested too deep or holds too many values to be parsed safely.
+
+    Internal: the transport turns it into :class:`~loop_async.errors.DecodeError` (this module
+    sits below ``errors``); a body parsed again later (``Response.data``) passed the same limits.
+    """
 
 
 def check_cost(data: bytes | str) -> None:

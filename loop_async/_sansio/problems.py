@@ -80,6 +80,11 @@ class Problems:
         if value is not None and not isinstance(value, cls):
             self.add(name, f"must be a {label or cls.__name__}, got {type(value).__name__}")
 
+    @staticmethod
+    def single(name: str, message: str, *, action: str | None = None) -> FieldValidationError:
+        """The error for one problem, to ``raise`` where no other can join it."""
+        return FieldValidationError([FieldProblem(name, message)], action=action)
+
     def raise_if_any(self) -> None:
         """Raise :class:`FieldValidationError` listing every problem, if there is one."""
         if self.items:

@@ -16,7 +16,8 @@ from yarl import URL
 
 from loop_async._response import excerpt
 from loop_async._sansio import json as _json
-from loop_async.errors import DecodeError, FieldProblem, FieldValidationError, ResponseTooLargeError
+from loop_async._sansio.problems import Problems
+from loop_async.errors import DecodeError, ResponseTooLargeError
 
 __all__ = ["NO_BODY", "FormBody", "encode_body", "encode_form", "parse_body", "read_capped"]
 
@@ -42,7 +43,7 @@ def encode_body(value: Any) -> bytes:
     try:
         return _json.dumps(value)
     except (TypeError, ValueError) as exc:
-        raise FieldValidationError([FieldProblem("body", f"is not JSON-serialisable: {exc}")]) from None
+        raise Problems.single("body", f"is not JSON-serialisable: {exc}") from None
 
 
 async def read_capped(resp: aiohttp.ClientResponse, method: str, url: URL, cap: int) -> bytes:

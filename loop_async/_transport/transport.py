@@ -27,6 +27,7 @@ from loop_async._hooks import ErrorEvent, Hooks, RequestEvent, ResponseEvent, Re
 from loop_async._response import EXCERPT_CHARS, Response, excerpt, record_response
 from loop_async._sansio.origin import resolve_link
 from loop_async._sansio.outcome import SAFE_METHODS, ReconcilePolicy, is_idempotent, status_may_have_acted
+from loop_async._sansio.problems import Problems
 from loop_async._sansio.protocol import ParsedError, build_api_error, parse_error_body, request_id_from
 from loop_async._sansio.retry import Attempt, Outcome, RetryPolicy, parse_retry_after
 from loop_async._transport.body import NO_BODY, FormBody, encode_body, encode_form, parse_body, read_capped
@@ -36,8 +37,6 @@ from loop_async._transport.slot import acquire_slot
 from loop_async.errors import (
     ClientClosedError,
     DecodeError,
-    FieldProblem,
-    FieldValidationError,
     LoopAPIError,
     RedirectError,
     TransportError,
@@ -175,7 +174,7 @@ class Transport:
         """
         if form is not None:
             if json is not NO_BODY:
-                raise FieldValidationError([FieldProblem("form", "give a JSON body or a form body, not both")])
+                raise Problems.single("form", "give a JSON body or a form body, not both")
             json = encode_form(form)
         tag = os.urandom(3).hex()  # names this call in every log line and hook event of it
         token = _call_tag.set(tag)
@@ -204,7 +203,7 @@ class Transport:
     ) -> Response:
         method = method.upper()
         if not _METHOD_TOKEN.fullmatch(method):
-            raise FieldValidationError([FieldProblem("method", f"must be an HTTP method token, got {method!r}")])
+            raise Problems.single("method", f"must be an HTTP method token, got {method!r}")
         url = self.resolve(url)
         if params:
             url = url.update_query(params)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
+from loop_async._sansio.problems import Problems
 from loop_async.bulk.job import BulkJob, finish_tasks
 from loop_async.bulk.job_options import JobOptions, PoolSettings, ProgressCallback, resolve_options
 from loop_async.bulk.outcomes import JobReport, Outcome, Progress
@@ -237,8 +238,10 @@ class ClientPool:
         limiter_factory: Callable[[str], RateLimiter] | None = None,
         **client_options: Any,
     ) -> None:
+        problems = Problems("ClientPool")
         if not api_keys:
-            raise ValueError("api_keys must name at least one merchant")
+            problems.add("api_keys", "must name at least one merchant")
+        problems.raise_if_any()
         self._clients: dict[str, LoopClient] = {}
         for name, api_key in api_keys.items():
             limiter = build_limiter(rate_limit, limiter_factory(name) if limiter_factory is not None else None)

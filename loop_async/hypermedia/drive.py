@@ -15,8 +15,9 @@ from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 import attrs
 
+from loop_async._callbacks import maybe_await
+from loop_async._sansio.problems import Problems
 from loop_async.errors import DriveLimitError
-from loop_async.hypermedia._awaitable import maybe_await
 from loop_async.models.links import Link
 
 __all__ = ["Choose", "Decision", "Drivable", "DriveLimitError", "DriveResult", "Policy", "Step", "Stop", "drive"]
@@ -133,8 +134,9 @@ async def drive(nav: N, policy: Policy[N], *, max_steps: int = 50, dry_run: bool
     *current* state and the checked steps are returned (``"planned"``; later states exist only
     on the server, so a plan cannot see past the present one).
     """
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+    problems = Problems("drive")
+    problems.int_at_least("max_steps", max_steps, 1)
+    problems.raise_if_any()
     if dry_run:
         return await _plan(nav, policy)
     steps: list[Step] = []

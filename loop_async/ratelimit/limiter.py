@@ -13,6 +13,8 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from loop_async._sansio.problems import Problems
+
 __all__ = ["PACING_MARGIN", "BucketSettings", "LimiterState", "RateLimiter", "WaitQueue"]
 
 #: Requests are paced this fraction under the configured rate: 294/min for Loop's 300, so
@@ -117,15 +119,14 @@ class BucketSettings:
         margin: float,
         window: float,
     ) -> BucketSettings:
-        """The settings, or a ``ValueError`` naming the bad one."""
-        if per_minute <= 0:
-            raise ValueError(f"per_minute must be positive, got {per_minute!r}")
-        if burst < 1:
-            raise ValueError(f"burst must be at least 1, got {burst!r}")
-        if not 0 <= margin < 1:
-            raise ValueError(f"margin must be in [0, 1), got {margin!r}")
-        if window < 0:
-            raise ValueError(f"window must be 0 or more seconds, got {window!r}")
+        """The settings, or a ``FieldValidationError`` (a ``ValueError``) naming every bad one."""
+        problems = Problems("rate limiter")
+        problems.positive_number("per_minute", per_minute)
+        problems.int_at_least("burst", burst, 1)
+        if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin < 1:
+            problems.add("margin", f"must be in [0, 1), got {margin!r}")
+        problems.number_at_least("window", window, 0, wording="0 or more seconds")
+        problems.raise_if_any()
         configured = float(per_minute)
         return cls(
             per_minute=configured,

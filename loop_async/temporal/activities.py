@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
+from loop_async._callbacks import maybe_await
 from loop_async._sansio.outcome import OutcomeKind, classify
 from loop_async.bulk import ClientPool
 from loop_async.client import LoopClient
@@ -34,7 +35,6 @@ from loop_async.errors import (
     RelNotAvailableError,
 )
 from loop_async.hypermedia import Choose, Navigator, Stop
-from loop_async.hypermedia._awaitable import maybe_await
 from loop_async.models._convert import unstructure
 from loop_async.models.draft_returns import DraftReturnResponse
 from loop_async.resources.dispositions import MAX_BATCH, Assessment

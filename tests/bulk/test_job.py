@@ -306,11 +306,12 @@ async def test_2000_items_with_429s_and_5xx_each_end_once_and_nothing_happens_tw
     assert statuses.count(503) == 25
 
 
-def _gaps_ok(stamps: list[float], interval: float, k: int = 5, jitter: float = 0.08) -> bool:
+def _gaps_ok(stamps: list[float], interval: float, k: int = 5, jitter: float = 0.12) -> bool:
     """Every k consecutive requests span at least (k - 1) intervals, less scheduling jitter.
 
     A burst would put k requests within a few milliseconds; the jitter allowance (a busy CI
-    machine can delay one send by tens of milliseconds) is far below the 200 ms being checked.
+    machine can delay one send by a hundred milliseconds while the next ones leave on time)
+    still leaves 80 ms of the 200 ms checked. Overspending on average is the total-span check.
     """
     return all(stamps[i + k - 1] - stamps[i] >= (k - 1) * interval - jitter for i in range(len(stamps) - k + 1))
 

@@ -152,6 +152,9 @@ def test_bad_settings_are_rejected() -> None:
         TokenBucketLimiter(10, margin=1.0)
     with pytest.raises(ValueError, match="window"):
         TokenBucketLimiter(10, window=-1)
+    with pytest.raises(FieldValidationError) as every:  # every problem at once, through the one collector
+        TokenBucketLimiter(0, burst=0, margin=2.0)
+    assert every.value.names == ("per_minute", "burst", "margin")
 
 
 def test_clients_pools_and_the_cli_build_the_same_limiter() -> None:

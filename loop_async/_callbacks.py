@@ -1,4 +1,4 @@
-"""``maybe_await``: a callback may be sync or async (a drive policy, a Temporal job's runner)."""
+"""Callbacks that may be sync or async (a drive policy, a Temporal job's runner): ``maybe_await``."""
 
 from __future__ import annotations
 
